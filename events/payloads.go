@@ -1,0 +1,87 @@
+package events
+
+import (
+	"sort"
+	"time"
+)
+
+// Attribute is a named, non-personal value attached to an entity or relation.
+type Attribute struct {
+	Name  string `avro:"name"`
+	Value string `avro:"value"`
+}
+
+// SortAttributes orders attributes by name, then value, so encodings are
+// deterministic.
+func SortAttributes(as []Attribute) {
+	sort.Slice(as, func(i, j int) bool {
+		if as[i].Name != as[j].Name {
+			return as[i].Name < as[j].Name
+		}
+		return as[i].Value < as[j].Value
+	})
+}
+
+// EntityObserved says an observable was seen in an input record.
+type EntityObserved struct {
+	Kind       string      `avro:"kind"`
+	Value      string      `avro:"value"`
+	ObservedAt time.Time   `avro:"observed_at"`
+	Attributes []Attribute `avro:"attributes"`
+}
+
+// EventType implements Payload.
+func (EntityObserved) EventType() string { return TypeEntityObserved }
+
+// Endpoint is one end of a relation.
+type Endpoint struct {
+	Key   string `avro:"key"`
+	Kind  string `avro:"kind"`
+	Value string `avro:"value"`
+}
+
+// RelationObserved says a relationship between two observables was seen.
+type RelationObserved struct {
+	RelationType string      `avro:"relation_type"`
+	Source       Endpoint    `avro:"source"`
+	Target       Endpoint    `avro:"target"`
+	ObservedAt   time.Time   `avro:"observed_at"`
+	Attributes   []Attribute `avro:"attributes"`
+}
+
+// EventType implements Payload.
+func (RelationObserved) EventType() string { return TypeRelationObserved }
+
+// IngestRejected records an input record that could not be accepted. Its
+// location is the event's provenance; Reason never contains input values.
+type IngestRejected struct {
+	Code   string `avro:"code"`
+	Reason string `avro:"reason"`
+}
+
+// EventType implements Payload.
+func (IngestRejected) EventType() string { return TypeIngestRejected }
+
+// payloadTypes maps event types to the schema record name and a constructor
+// for the Go value decoded into.
+var payloadTypes = map[string]struct {
+	record string
+	zero   func() any
+	deref  func(any) Payload
+}{
+	TypeEntityObserved: {
+		record: "heimdall.events.EntityObserved",
+		zero:   func() any { return new(EntityObserved) },
+		deref:  func(v any) Payload { return *v.(*EntityObserved) },
+	},
+	TypeRelationObserved: {
+		record: "heimdall.events.RelationObserved",
+		zero:   func() any { return new(RelationObserved) },
+		deref:  func(v any) Payload { return *v.(*RelationObserved) },
+	},
+	TypeIngestRejected: {
+		record: "heimdall.events.IngestRejected",
+		zero:   func() any { return new(IngestRejected) },
+		deref:  func(v any) Payload { return *v.(*IngestRejected) },
+	},
+}
