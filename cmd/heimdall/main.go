@@ -1,0 +1,87 @@
+// Command heimdall is the Heimdall telemetry hub: one binary, one file per
+// subcommand.
+//
+//	heimdall serve                 API, ingest and projector in one process
+//	heimdall projector             the graph projector alone
+//	heimdall projections rebuild   replay the log into a fresh graph, then switch readers
+//	heimdall projections status    generations, offsets and counts
+//	heimdall ingest FILE...        upload files through the API
+//	heimdall token                 print an access token for the tools' client
+//	heimdall key KIND VALUE        print an observable's canonical key
+//	heimdall config                list every HEIMDALL_* variable
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// errUsage marks a command-line mistake (exit code 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "heimdall:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: heimdall <command> [flags]
+
+commands:
+  serve                   run the API, ingest and projector (HEIMDALL_COMPONENTS selects)
+  projector               run the graph projector alone
+  projections rebuild     replay the event log into a fresh graph, then switch readers to it
+  projections status      show graph generations, counts and offsets
+  ingest [flags] FILE...  upload NDJSON files through the API
+  token                   print an access token for HEIMDALL_CLIENT_ID (for curl)
+  key KIND VALUE          print the canonical key of an observable
+  config                  list every HEIMDALL_* variable with its default
+  version                 print the version`
+
+// env looks up environment variables (os.LookupEnv in production).
+type env func(string) (string, bool)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w\n%s", errUsage, usage)
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stderr, lookup, nil)
+	case "projector":
+		return runServe(ctx, args[1:], stderr, lookup, []string{"projector"})
+	case "projections":
+		return runProjections(ctx, args[1:], stdout, stderr, lookup)
+	case "ingest":
+		return runIngest(ctx, args[1:], stdout, stderr, lookup)
+	case "token":
+		return runToken(ctx, stdout, lookup)
+	case "key":
+		return runKey(args[1:], stdout)
+	case "config":
+		return runConfig(stdout)
+	case "version":
+		fmt.Fprintln(stdout, "heimdall", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q\n%s", errUsage, args[0], usage)
+}
+
+var version = "dev"

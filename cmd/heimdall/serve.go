@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/heimdallhub/heimdall/commands/ingest"
+	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/auth"
+	"github.com/heimdallhub/heimdall/internal/config"
+	"github.com/heimdallhub/heimdall/internal/graphstore"
+	"github.com/heimdallhub/heimdall/internal/httpapi"
+	"github.com/heimdallhub/heimdall/internal/kafka"
+	"github.com/heimdallhub/heimdall/internal/telemetry"
+	"github.com/heimdallhub/heimdall/internal/tlsconf"
+	"github.com/heimdallhub/heimdall/projections/graph"
+)
+
+// projectorGroup is the graph projector's consumer group. Keep it stable:
+// offsets live in Postgres, but tooling tracks lag by this name.
+const projectorGroup = "heimdall-projector-graph"
+
+// runServe runs the components the configuration (or only) names, until ctx
+// is done.
+func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, only []string) error {
+	cfg, err := loadConfig(lookup, only)
+	if err != nil {
+		return err
+	}
+	log := telemetry.NewLogger(stderr, cfg.LogLevel)
+	log.Info("heimdall starting", "version", version, "peer_id", cfg.PeerID, "components", cfg.Components)
+	w, err := wire(ctx, cfg, log)
+	if err != nil {
+		log.Error("heimdall cannot start", "err", err)
+		return err
+	}
+	defer w.close()
+
+	g, gctx := errgroup.WithContext(ctx)
+	if cfg.Runs(config.ComponentProjector) {
+		consumer := &kafka.GroupConsumer{
+			Config: w.kafka, Group: projectorGroup, Topic: cfg.Kafka.EventsTopic,
+			BatchSize: cfg.Project.BatchSize, Handler: w.projector, Logger: log,
+		}
+		g.Go(func() error { return consumer.Run(gctx) })
+	}
+	if cfg.ServesHTTP() {
+		g.Go(func() error { return w.server.Serve(gctx, cfg.HTTP.Addr, w.serverTLS, cfg.ShutdownTimeout) })
+	}
+	err = g.Wait()
+	log.Info("heimdall stopped", "err", err)
+	return err
+}
+
+func loadConfig(lookup env, only []string) (config.Config, error) {
+	cfg, err := config.Load(func(k string) (string, bool) {
+		if k == "HEIMDALL_COMPONENTS" && only != nil {
+			return joinComma(only), true
+		}
+		return lookup(k)
+	})
+	if err != nil {
+		return cfg, fmt.Errorf("configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func joinComma(xs []string) string {
+	out := ""
+	for i, x := range xs {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}
+
+// built holds the adapters and components runServe runs.
+type built struct {
+	kafka     kafka.Config
+	producer  *kafka.Producer
+	store     *graphstore.Store
+	projector *graph.Projector
+	server    *httpapi.Server
+	serverTLS *tls.Config
+	closers   []func()
+}
+
+func (b *built) close() {
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		b.closers[i]()
+	}
+}
+
+// wire builds every adapter and component the configuration asks for.
+func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, error) {
+	b := &built{}
+	clientTLS, err := tlsconf.Client(cfg.TLS.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	reg := telemetry.NewRegistry()
+	codec, err := events.NewCodec()
+	if err != nil {
+		return nil, fmt.Errorf("loading event schemas: %w", err)
+	}
+	b.kafka = kafka.Config{Brokers: cfg.Kafka.Brokers, TLS: clientTLS, ClientID: "heimdall-" + cfg.PeerID, Logger: log}
+
+	// Topics first: every component needs them, and creating them is idempotent.
+	admin, err := kafka.NewClient(b.kafka)
+	if err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, admin.Close)
+	if err := ensureTopics(ctx, admin, cfg, log); err != nil {
+		b.close()
+		return nil, err
+	}
+
+	ready := map[string]func(context.Context) error{
+		"kafka": func(ctx context.Context) error { return admin.Ping(ctx) },
+	}
+	if cfg.Runs(config.ComponentAPI) || cfg.Runs(config.ComponentProjector) {
+		b.store, err = graphstore.Open(ctx, cfg.Postgres.URL,
+			graphstore.WithTLSConfig(clientTLS), graphstore.WithLogger(log), graphstore.WithMaxConns(cfg.Postgres.MaxConns))
+		if err != nil {
+			b.close()
+			return nil, fmt.Errorf("opening the graph store: %w", err)
+		}
+		b.closers = append(b.closers, b.store.Close)
+		ready["postgres"] = func(ctx context.Context) error {
+			_, err := b.store.ActiveGraph(ctx)
+			return err
+		}
+	}
+	if cfg.Runs(config.ComponentProjector) {
+		b.projector, err = graph.New(b.store, codec, log)
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+	}
+
+	var ingester httpapi.Ingester
+	if cfg.Runs(config.ComponentIngest) {
+		b.producer, err = kafka.NewProducer(b.kafka, kafka.ProducerOptions{
+			Linger: cfg.Kafka.ProducerLinger, MaxBufferedRecs: cfg.Kafka.MaxBufferedRecs,
+		})
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		b.closers = append(b.closers, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			b.producer.Close(ctx)
+		})
+		h, err := ingest.New(b.producer, codec, ingest.Options{
+			PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, RejectsTopic: cfg.Kafka.RejectsTopic,
+			MaxLineBytes: cfg.Ingest.MaxLineBytes, MaxRejectList: cfg.Ingest.MaxRejectList,
+		})
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		ingester = h
+	}
+
+	if cfg.ServesHTTP() {
+		b.serverTLS, err = tlsconf.Server(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}, Timeout: 30 * time.Second}
+		verifier := auth.New(cfg.OIDC.Issuer, cfg.OIDC.Audience, hc, log)
+		ready["oidc"] = verifier.Ready
+		opts := httpapi.Options{
+			Logger: log, Registry: reg, Verifier: verifier, Ready: ready,
+			Ingest: ingester, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
+		}
+		if cfg.Runs(config.ComponentAPI) {
+			opts.Entities = entityReader{b.store}
+		}
+		b.server = httpapi.New(opts)
+		// Discover the provider now so the first request does not wait; a
+		// provider that is not up yet is retried on demand.
+		_ = verifier.Ready(ctx)
+	}
+	return b, nil
+}
+
+// ensureTopics creates the event log and rejects topics, or checks them.
+func ensureTopics(ctx context.Context, admin *kgo.Client, cfg config.Config, log *slog.Logger) error {
+	specs := []kafka.TopicSpec{
+		{Name: cfg.Kafka.EventsTopic, Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
+			Configs: kafka.EventLogConfigs(cfg.Kafka.ReplicationFactor)},
+		{Name: cfg.Kafka.RejectsTopic, Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
+			Configs: kafka.EventLogConfigs(cfg.Kafka.ReplicationFactor)},
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := kafka.EnsureTopics(tctx, admin, specs...); err != nil {
+		return fmt.Errorf("preparing topics: %w", err)
+	}
+	log.Info("topics ready", "events", cfg.Kafka.EventsTopic, "rejects", cfg.Kafka.RejectsTopic, "partitions", cfg.Kafka.Partitions)
+	return nil
+}
+
+// entityReader adapts the graph store to the API.
+type entityReader struct{ s *graphstore.Store }
+
+func (r entityReader) Entity(ctx context.Context, key string) (any, error) {
+	v, err := r.s.Entity(ctx, key)
+	if errors.Is(err, graph.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %v", httpapi.ErrNotFound, err)
+	}
+	return v, err
+}

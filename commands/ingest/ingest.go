@@ -1,0 +1,345 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/heimdallhub/heimdall/events"
+)
+
+// Errors of the ingest command; the HTTP edge maps them to statuses.
+var (
+	// ErrLogUnavailable: the event log did not acknowledge every event, so
+	// the request as a whole is not accepted. Retrying it with the same
+	// batch id is safe: event ids are deterministic.
+	ErrLogUnavailable = errors.New("event log did not acknowledge the batch")
+	// ErrUnsupportedFormat: the requested format is not known.
+	ErrUnsupportedFormat = errors.New("unsupported format")
+	// ErrUnknownProfile: the requested profile is not known.
+	ErrUnknownProfile = errors.New("unknown profile")
+	// ErrBadRequest: the command itself is invalid.
+	ErrBadRequest = errors.New("invalid ingest request")
+)
+
+// Log is where the command appends records: Kafka in production. done is
+// called once per record, with nil only when the record is durably
+// acknowledged.
+type Log interface {
+	Append(ctx context.Context, topic string, key, value []byte, headers map[string]string, done func(error))
+}
+
+// Encoder turns events into log record values.
+type Encoder interface {
+	Encode(events.Event) ([]byte, error)
+}
+
+// Command is one upload.
+type Command struct {
+	Body      io.Reader
+	Format    string // "ndjson" (the default)
+	Profile   string // profile name, "generic" by default
+	Source    string
+	File      string
+	Actor     events.Actor
+	RequestID string
+	BatchID   string
+	// Headers are added to every Kafka record (for example traceparent).
+	Headers map[string]string
+}
+
+// Reject locates one record that was not accepted.
+type Reject struct {
+	Line       int64  `json:"line"`
+	ByteOffset int64  `json:"byte_offset"`
+	Code       string `json:"code"`
+	Reason     string `json:"reason"`
+}
+
+// Result accounts for every record read:
+// Rows == Accepted + Rejected + Duplicates.
+type Result struct {
+	BatchID    string   `json:"batch_id"`
+	Rows       int64    `json:"rows"`
+	Accepted   int64    `json:"accepted"`
+	Rejected   int64    `json:"rejected"`
+	Duplicates int64    `json:"duplicates"`
+	Events     int64    `json:"events"`
+	Rejects    []Reject `json:"rejects"`
+	// RejectsTruncated is set when more rejects happened than are listed;
+	// all of them are on the rejects topic.
+	RejectsTruncated bool `json:"rejects_truncated"`
+}
+
+// Options configure a Handler.
+type Options struct {
+	PeerID         string
+	EventsTopic    string
+	RejectsTopic   string
+	MaxLineBytes   int
+	MaxRejectList  int
+	Classification string // of ingested events until annotated; the highest level by default
+	PolicyVersion  string
+	// DuplicateWindow bounds the memory used to recognise repeated records
+	// within a batch: the digests of this many distinct records are kept.
+	DuplicateWindow int
+	Profiles        map[string]*Profile
+	Clock           *events.Clock
+	Now             func() time.Time
+}
+
+// PolicyVersion of the built-in field policy: keep the observables and
+// attributes a profile names, drop every other field.
+const PolicyVersion = "builtin-keep-declared/1"
+
+// Handler executes ingest commands.
+type Handler struct {
+	log  Log
+	enc  Encoder
+	opts Options
+}
+
+// New returns a handler appending to log.
+func New(log Log, enc Encoder, o Options) (*Handler, error) {
+	if o.MaxLineBytes <= 0 {
+		o.MaxLineBytes = 1 << 20
+	}
+	if o.DuplicateWindow <= 0 {
+		o.DuplicateWindow = 1 << 20
+	}
+	if o.Classification == "" {
+		o.Classification = "TOP SECRET"
+	}
+	if o.PolicyVersion == "" {
+		o.PolicyVersion = PolicyVersion
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Clock == nil {
+		o.Clock = events.NewClock(o.Now)
+	}
+	if o.Profiles == nil {
+		ps, err := BuiltinProfiles()
+		if err != nil {
+			return nil, err
+		}
+		o.Profiles = ps
+	}
+	var errs []error
+	if o.PeerID == "" {
+		errs = append(errs, errors.New("ingest: peer id required"))
+	}
+	if o.EventsTopic == "" || o.RejectsTopic == "" {
+		errs = append(errs, errors.New("ingest: events and rejects topics required"))
+	}
+	return &Handler{log: log, enc: enc, opts: o}, errors.Join(errs...)
+}
+
+// Handle streams cmd.Body and returns the accounting of the batch. It returns
+// an error (and no accepted records) when the request as a whole fails.
+func (h *Handler) Handle(ctx context.Context, cmd Command) (Result, error) {
+	if cmd.Format == "" {
+		cmd.Format = "ndjson"
+	}
+	if cmd.Format != "ndjson" {
+		return Result{}, fmt.Errorf("%w: %q (supported: ndjson)", ErrUnsupportedFormat, cmd.Format)
+	}
+	if cmd.Profile == "" {
+		cmd.Profile = "generic"
+	}
+	profile, ok := h.opts.Profiles[cmd.Profile]
+	if !ok {
+		return Result{}, fmt.Errorf("%w: %q", ErrUnknownProfile, cmd.Profile)
+	}
+	if cmd.BatchID == "" || cmd.Actor.Subject == "" || cmd.RequestID == "" {
+		return Result{}, fmt.Errorf("%w: batch id, actor and request id are required", ErrBadRequest)
+	}
+	if cmd.Source == "" {
+		cmd.Source = "upload"
+	}
+
+	b := &batch{h: h, cmd: cmd, profile: profile, ctx: ctx, seen: map[[16]byte]struct{}{}}
+	b.res.BatchID = cmd.BatchID
+	lines := newLineReader(cmd.Body, h.opts.MaxLineBytes)
+	for {
+		rec, err := lines.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			b.wait()
+			return b.res, fmt.Errorf("reading upload: %w", err)
+		}
+		b.res.Rows++
+		b.record(rec)
+		if b.failed() {
+			break
+		}
+	}
+	b.wait()
+	if err := b.err(); err != nil {
+		return b.res, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+	}
+	return b.res, nil
+}
+
+// batch is the state of one Handle call.
+type batch struct {
+	h       *Handler
+	cmd     Command
+	profile *Profile
+	ctx     context.Context
+	res     Result
+	seen    map[[16]byte]struct{}
+
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	firstErr error
+}
+
+func (b *batch) record(rec rawRecord) {
+	if rec.TooLong {
+		b.reject(rec, "line_too_long", fmt.Sprintf("line longer than %d bytes", b.h.opts.MaxLineBytes))
+		return
+	}
+	sum := sha256.Sum256(rec.Data)
+	var digest [16]byte
+	copy(digest[:], sum[:16])
+	if _, dup := b.seen[digest]; dup {
+		b.res.Duplicates++
+		return
+	}
+	obj, err := parseObject(rec.Data)
+	if err != nil {
+		b.reject(rec, "invalid_json", err.Error())
+		return
+	}
+	m, err := mapRecord(b.profile, obj, b.h.opts.Now())
+	if err != nil {
+		var me *mappingError
+		if errors.As(err, &me) {
+			b.reject(rec, me.code, me.reason)
+		} else {
+			b.reject(rec, "invalid_record", "record could not be mapped")
+		}
+		return
+	}
+	if len(m.entities) == 0 {
+		b.reject(rec, "no_observables", "record holds no field the profile maps to an observable")
+		return
+	}
+	if len(b.seen) >= b.h.opts.DuplicateWindow {
+		clear(b.seen)
+	}
+	b.seen[digest] = struct{}{}
+
+	prov := events.Provenance{Source: b.cmd.Source, Format: b.cmd.Format, File: b.cmd.File, Line: rec.Line, ByteOffset: rec.Offset}
+	line := strconv.FormatInt(rec.Line, 10)
+	n := 0
+	emit := func(key string, p events.Payload, observed time.Time) bool {
+		hlc := b.h.opts.Clock.Now()
+		ev := events.Event{
+			ID:             events.DeterministicID(observed, b.cmd.BatchID, line, strconv.Itoa(n)),
+			Key:            key,
+			OriginPeer:     b.h.opts.PeerID,
+			Vector:         events.VersionVector{b.h.opts.PeerID: int64(hlc)},
+			HLC:            hlc,
+			Actor:          b.cmd.Actor,
+			RequestID:      b.cmd.RequestID,
+			BatchID:        b.cmd.BatchID,
+			RecordedAt:     hlc.Time(),
+			Provenance:     prov,
+			Classification: b.h.opts.Classification,
+			PolicyVersion:  b.h.opts.PolicyVersion,
+			Payload:        p,
+		}
+		n++
+		return b.append(b.h.opts.EventsTopic, ev)
+	}
+	for _, e := range m.entities {
+		if !emit(e.key, events.EntityObserved{Kind: e.kind, Value: e.value, ObservedAt: m.observedAt, Attributes: []events.Attribute{}}, m.observedAt) {
+			return
+		}
+	}
+	for _, r := range m.relations {
+		if !emit(r.key, r.payload(m.observedAt), m.observedAt) {
+			return
+		}
+	}
+	b.res.Accepted++
+	b.res.Events += int64(n)
+}
+
+func (b *batch) reject(rec rawRecord, code, reason string) {
+	b.res.Rejected++
+	if len(b.res.Rejects) < b.h.opts.MaxRejectList {
+		b.res.Rejects = append(b.res.Rejects, Reject{Line: rec.Line, ByteOffset: rec.Offset, Code: code, Reason: reason})
+	} else {
+		b.res.RejectsTruncated = true
+	}
+	hlc := b.h.opts.Clock.Now()
+	b.append(b.h.opts.RejectsTopic, events.Event{
+		ID:             events.DeterministicID(hlc.Time(), b.cmd.BatchID, strconv.FormatInt(rec.Line, 10), "reject"),
+		Key:            b.cmd.BatchID, // a batch's rejects stay together, in order
+		OriginPeer:     b.h.opts.PeerID,
+		Vector:         events.VersionVector{b.h.opts.PeerID: int64(hlc)},
+		HLC:            hlc,
+		Actor:          b.cmd.Actor,
+		RequestID:      b.cmd.RequestID,
+		BatchID:        b.cmd.BatchID,
+		RecordedAt:     hlc.Time(),
+		Provenance:     events.Provenance{Source: b.cmd.Source, Format: b.cmd.Format, File: b.cmd.File, Line: rec.Line, ByteOffset: rec.Offset},
+		Classification: b.h.opts.Classification,
+		PolicyVersion:  b.h.opts.PolicyVersion,
+		Payload:        events.IngestRejected{Code: code, Reason: reason},
+	})
+}
+
+// append encodes ev and hands it to the log; it reports false once the batch
+// has failed.
+func (b *batch) append(topic string, ev events.Event) bool {
+	if b.failed() {
+		return false
+	}
+	value, err := b.h.enc.Encode(ev)
+	if err != nil {
+		b.fail(fmt.Errorf("encoding event: %w", err))
+		return false
+	}
+	headers := map[string]string{"heimdall.event_type": ev.Payload.EventType()}
+	for k, v := range b.cmd.Headers {
+		headers[k] = v
+	}
+	b.wg.Add(1)
+	b.h.log.Append(b.ctx, topic, []byte(ev.Key), value, headers, func(err error) {
+		if err != nil {
+			b.fail(err)
+		}
+		b.wg.Done()
+	})
+	return true
+}
+
+func (b *batch) fail(err error) {
+	b.mu.Lock()
+	if b.firstErr == nil {
+		b.firstErr = err
+	}
+	b.mu.Unlock()
+}
+
+func (b *batch) failed() bool { return b.err() != nil }
+
+func (b *batch) err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.firstErr
+}
+
+func (b *batch) wait() { b.wg.Wait() }

@@ -1,0 +1,293 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/observable"
+)
+
+// memLog is an in-memory event log for unit tests of the command; the real
+// Kafka log is exercised by the integration tests in internal/e2e.
+type memLog struct {
+	mu      sync.Mutex
+	records map[string][][]byte
+	fail    error
+	async   bool
+}
+
+func (l *memLog) Append(_ context.Context, topic string, _ []byte, value []byte, _ map[string]string, done func(error)) {
+	l.mu.Lock()
+	if l.records == nil {
+		l.records = map[string][][]byte{}
+	}
+	if l.fail == nil {
+		l.records[topic] = append(l.records[topic], value)
+	}
+	err := l.fail
+	l.mu.Unlock()
+	if l.async {
+		go done(err)
+		return
+	}
+	done(err)
+}
+
+func newHandler(t testing.TB, log Log) (*Handler, *events.Codec) {
+	t.Helper()
+	codec, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(log, codec, Options{PeerID: "test", EventsTopic: "ev", RejectsTopic: "rej", MaxLineBytes: 4096, MaxRejectList: 2,
+		Now: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, codec
+}
+
+func cmd(body string) Command {
+	return Command{Body: strings.NewReader(body), Actor: events.Actor{Subject: "alice", Issuer: "https://idp"}, RequestID: "req-1", BatchID: "batch-0001", Source: "unit"}
+}
+
+func TestCountsAddUp(t *testing.T) {
+	log := &memLog{async: true}
+	h, codec := newHandler(t, log)
+	body := strings.Join([]string{
+		`{"src_ip":"192.0.2.1","dst_ip":"198.51.100.2","dst_port":"443","proto":"TCP"}`,
+		``,
+		`{"src_ip":"192.0.2.1","dst_ip":"198.51.100.2","dst_port":"443","proto":"TCP"}`,
+		`not json`,
+		`[1,2]`,
+		`{"src_ip":"010.0.0.1"}`,
+		`{"nothing":"here"}`,
+		`{"query":"Example.COM.","answers":["192.0.2.9","alias.example.com"],"ts":"2026-01-02T03:04:05Z"}`,
+		`{"a":1}{"b":2}`,
+		"\r",
+		`{"url":"HTTP://Example.com:80/a/../b?x=1#frag"}` + "\r",
+	}, "\n")
+	res, err := h.Handle(context.Background(), cmd(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows != 9 || res.Accepted != 3 || res.Duplicates != 1 || res.Rejected != 5 {
+		t.Fatalf("%+v", res)
+	}
+	if res.Rows != res.Accepted+res.Rejected+res.Duplicates {
+		t.Fatal("counts do not add up")
+	}
+	if len(res.Rejects) != 2 || !res.RejectsTruncated || res.Rejects[0].Line != 4 || res.Rejects[0].Code != "invalid_json" {
+		t.Fatalf("rejects %+v", res.Rejects)
+	}
+	if got := len(log.records["rej"]); got != 5 {
+		t.Fatalf("%d rejects on the rejects topic, want 5", got)
+	}
+	// Every reject is located and never echoes the input.
+	for _, b := range log.records["rej"] {
+		e, err := codec.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.Payload.(events.IngestRejected)
+		if e.Provenance.Line == 0 || e.Provenance.ByteOffset <= 0 || e.Actor.Subject != "alice" {
+			t.Errorf("reject without location or actor: %+v", e)
+		}
+		for _, secret := range []string{"010.0.0.1", "nothing", "not json"} {
+			if strings.Contains(r.Reason, secret) {
+				t.Errorf("reject reason echoes input: %q", r.Reason)
+			}
+		}
+	}
+	// Decode the events: entity and relation keys are the canonical ones.
+	kinds := map[string]int{}
+	rels := map[string]int{}
+	for _, b := range log.records["ev"] {
+		e, err := codec.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Actor.Subject != "alice" || e.RequestID != "req-1" || e.BatchID != "batch-0001" || e.RecordedAt.IsZero() ||
+			e.PolicyVersion == "" || e.Classification != "TOP SECRET" || e.OriginPeer != "test" || e.Vector["test"] != int64(e.HLC) {
+			t.Fatalf("envelope incomplete: %+v", e)
+		}
+		switch p := e.Payload.(type) {
+		case events.EntityObserved:
+			kinds[p.Kind]++
+			o, err := observable.Canonicalize(observable.Kind(p.Kind), p.Value)
+			if err != nil || o.Key() != e.Key {
+				t.Errorf("entity key %s for %s %s", e.Key, p.Kind, p.Value)
+			}
+		case events.RelationObserved:
+			rels[p.RelationType]++
+			if observable.RelationKey(p.Source.Key, p.RelationType, p.Target.Key) != e.Key {
+				t.Errorf("relation key mismatch")
+			}
+			if p.RelationType == "CONNECTED_TO" && fmt.Sprint(p.Attributes) != "[{dst_port 443} {proto tcp}]" {
+				t.Errorf("attributes %v", p.Attributes)
+			}
+		}
+	}
+	if kinds["ipv4-addr"] != 3 || kinds["domain-name"] != 2 || kinds["url"] != 1 || rels["CONNECTED_TO"] != 1 || rels["RESOLVES_TO"] != 1 || rels["CONTAINS"] != 1 {
+		t.Fatalf("kinds %v relations %v", kinds, rels)
+	}
+}
+
+func TestUnacknowledgedIsNotAccepted(t *testing.T) {
+	h, _ := newHandler(t, &memLog{fail: errors.New("broker gone"), async: true})
+	res, err := h.Handle(context.Background(), cmd(`{"src_ip":"192.0.2.1"}`+"\n"+`{"src_ip":"192.0.2.2"}`))
+	if !errors.Is(err, ErrLogUnavailable) {
+		t.Fatalf("err = %v, result %+v", err, res)
+	}
+}
+
+func TestDeterministicEventIDs(t *testing.T) {
+	ids := func() []string {
+		log := &memLog{}
+		h, codec := newHandler(t, log)
+		if _, err := h.Handle(context.Background(), cmd(`{"src_ip":"192.0.2.1","dst_ip":"192.0.2.2","ts":"2026-01-01T00:00:00Z"}`)); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, b := range log.records["ev"] {
+			e, _ := codec.Decode(b)
+			out = append(out, e.ID.String())
+		}
+		return out
+	}
+	a, b := ids(), ids()
+	if fmt.Sprint(a) != fmt.Sprint(b) || len(a) != 3 {
+		t.Fatalf("retried batch has different ids: %v %v", a, b)
+	}
+}
+
+func TestLineReader(t *testing.T) {
+	input := "a\r\n\n" + strings.Repeat("x", 50) + "\nbb\n   \nlast"
+	lr := newLineReader(strings.NewReader(input), 10)
+	var got []string
+	for {
+		r, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.TooLong {
+			got = append(got, fmt.Sprintf("%d@%d:TOO-LONG", r.Line, r.Offset))
+		} else {
+			got = append(got, fmt.Sprintf("%d@%d:%s", r.Line, r.Offset, r.Data))
+		}
+	}
+	want := "[1@0:a 3@4:TOO-LONG 4@55:bb 6@62:last]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("got %v want %s", got, want)
+	}
+}
+
+// A 100 MB line costs no more memory than the line limit.
+func TestHugeLineIsRejectedWithBoundedMemory(t *testing.T) {
+	h, _ := newHandler(t, &memLog{})
+	body := io.MultiReader(strings.NewReader(`{"src_ip":"192.0.2.1"}`+"\n"),
+		io.LimitReader(repeatReader('y'), 100<<20), strings.NewReader("\n"+`{"src_ip":"192.0.2.3"}`))
+	c := cmd("")
+	c.Body = body
+	res, err := h.Handle(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows != 3 || res.Accepted != 2 || res.Rejected != 1 || res.Rejects[0].Code != "line_too_long" || res.Rejects[0].Line != 2 {
+		t.Fatalf("%+v", res)
+	}
+}
+
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
+}
+
+func TestProfileValidation(t *testing.T) {
+	_, err := ParseProfile([]byte("name: x\nversion: 1\nobservables:\n  - {name: a, kind: nope, fields: []}\nrelations:\n  - {from: a, type: bad-type, to: b}\n"))
+	if err == nil {
+		t.Fatal("invalid profile accepted")
+	}
+	for _, want := range []string{"unknown kind", "no fields", "to \"b\"", "bad-type"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if _, err := BuiltinProfiles(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzIngestNDJSON: whatever the bytes, Handle does not panic and every row
+// is counted exactly once.
+func FuzzIngestNDJSON(f *testing.F) {
+	f.Add([]byte(`{"src_ip":"192.0.2.1","dst_ip":"::1"}` + "\n" + `{"query":"a.b","answers":"1.2.3.4"}`))
+	f.Add([]byte("\xff\xfe{\"src_ip\":\n\r\n[]"))
+	f.Add([]byte(`{"url":"http://[::1]:80/%zz","sha256":"ABC"}`))
+	codec, err := events.NewCodec()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		log := &memLog{}
+		h, err := New(log, codec, Options{PeerID: "fuzz", EventsTopic: "ev", RejectsTopic: "rej", MaxLineBytes: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := h.Handle(context.Background(), Command{Body: bytes.NewReader(data), Actor: events.Actor{Subject: "s"}, RequestID: "r", BatchID: "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Rows != res.Accepted+res.Rejected+res.Duplicates {
+			t.Fatalf("counts do not add up: %+v", res)
+		}
+		if int64(len(log.records["rej"])) != res.Rejected {
+			t.Fatalf("%d rejects recorded, %d counted", len(log.records["rej"]), res.Rejected)
+		}
+	})
+}
+
+// BenchmarkParseMapEncode measures the command without the broker: NDJSON
+// parsing, mapping, canonicalisation and Avro encoding.
+func BenchmarkParseMapEncode(b *testing.B) {
+	var buf bytes.Buffer
+	n := 20000
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&buf, `{"ts":"2026-11-20T08:15:02Z","src_ip":"10.%d.%d.%d","dst_ip":"192.0.2.%d","dst_port":443,"proto":"tcp","query":"host%d.example.com","answers":["198.51.100.%d"]}`+"\n",
+			i>>16&255, i>>8&255, i&255, i%250, i, i%250)
+	}
+	data := buf.Bytes()
+	codec, _ := events.NewCodec()
+	h, _ := New(discardLog{}, codec, Options{PeerID: "bench", EventsTopic: "ev", RejectsTopic: "rej"})
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := h.Handle(context.Background(), Command{Body: bytes.NewReader(data), Actor: events.Actor{Subject: "s"}, RequestID: "r", BatchID: fmt.Sprint("b", i)})
+		if err != nil || res.Accepted != int64(n) {
+			b.Fatal(err, res.Accepted)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+type discardLog struct{}
+
+func (discardLog) Append(_ context.Context, _ string, _, _ []byte, _ map[string]string, done func(error)) {
+	done(nil)
+}

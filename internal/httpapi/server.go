@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heimdallhub/heimdall/internal/auth"
+)
+
+// TokenVerifier authenticates bearer tokens.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (auth.Principal, error)
+}
+
+// Options configure the server. Nil route dependencies leave their routes
+// out, so each process serves only the components it runs.
+type Options struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	Verifier TokenVerifier
+	Ingest   Ingester     // POST /v1/ingest
+	Entities EntityReader // GET /v1/entities/:key
+	Ready    map[string]func(context.Context) error
+	// MaxBodyBytes bounds an ingest body after decoding.
+	MaxBodyBytes int64
+}
+
+// Server is the HTTP API.
+type Server struct {
+	e    *echo.Echo
+	log  *slog.Logger
+	opts Options
+
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New builds the routes.
+func New(o Options) *Server {
+	s := &Server{e: echo.New(), log: o.Logger, opts: o}
+	s.e.HideBanner = true
+	s.e.HidePort = true
+	s.e.HTTPErrorHandler = s.errorHandler
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "heimdall_http_requests_total", Help: "HTTP requests by route, method and status code.",
+	}, []string{"route", "method", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "heimdall_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
+	}, []string{"route", "method"})
+	if o.Registry != nil {
+		o.Registry.MustRegister(s.requests, s.latency)
+	}
+
+	s.e.Use(s.withRequestID, s.recoverPanics, s.accessLog)
+	s.e.GET("/healthz", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.e.GET("/readyz", s.readyz)
+	if o.Registry != nil {
+		s.e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry})))
+	}
+	v1 := s.e.Group("/v1", s.authenticate)
+	if o.Ingest != nil {
+		v1.POST("/ingest", s.ingest)
+	}
+	if o.Entities != nil {
+		v1.GET("/entities/:key", s.entity)
+	}
+	return s
+}
+
+// Handler is the server's http.Handler (for tests).
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Serve listens on addr with tlsCfg (TLS 1.3 only) until ctx is done, then
+// shuts down gracefully within grace.
+func (s *Server) Serve(ctx context.Context, addr string, tlsCfg *tls.Config, grace time.Duration) error {
+	if tlsCfg == nil || tlsCfg.MinVersion < tls.VersionTLS13 {
+		return errors.New("serving: TLS 1.3 configuration required")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.ServeListener(ctx, ln, tlsCfg, grace)
+}
+
+// ServeListener is Serve on an existing listener.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener, tlsCfg *tls.Config, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.e,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(tls.NewListener(ln, tlsCfg)) }()
+	s.log.Info("api listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+type ctxRequestID struct{}
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+
+func (s *Server) withRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !validRequestID.MatchString(id) {
+			id = uuid.Must(uuid.NewV7()).String()
+		}
+		c.Set("request_id", id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get("request_id").(string)
+	return id
+}
+
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("handler panicked", "request_id", requestID(c), "path", c.Path())
+				err = problem(http.StatusInternalServerError, "internal error; quote the request id to an operator")
+			}
+		}()
+		return next(c)
+	}
+}
+
+// accessLog logs one line per request: route template (never the raw path,
+// which can carry values), status, size and latency.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Response().Status
+		d := time.Since(start)
+		s.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
+		s.latency.WithLabelValues(route, c.Request().Method).Observe(d.Seconds())
+		attrs := []any{"request_id", requestID(c), "method", c.Request().Method, "route", route,
+			"status", status, "bytes_in", c.Request().ContentLength, "bytes_out", c.Response().Size,
+			"duration_ms", float64(d.Microseconds()) / 1000}
+		if p, ok := auth.FromContext(c.Request().Context()); ok {
+			attrs = append(attrs, "actor", p.Subject)
+		}
+		s.log.Info("request", attrs...)
+		return nil
+	}
+}
+
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw := auth.BearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+		p, err := s.opts.Verifier.Verify(c.Request().Context(), raw)
+		if err != nil {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="heimdall", error="invalid_token"`)
+			if errors.Is(err, auth.ErrUnavailable) {
+				return problem(http.StatusServiceUnavailable, "identity provider not reachable; try again")
+			}
+			s.log.Info("authentication failed", "request_id", requestID(c), "reason", err.Error())
+			return problem(http.StatusUnauthorized, err.Error())
+		}
+		c.SetRequest(c.Request().WithContext(auth.WithPrincipal(c.Request().Context(), p)))
+		return next(c)
+	}
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
+	defer cancel()
+	out := map[string]string{}
+	ok := true
+	for name, check := range s.opts.Ready {
+		if err := check(ctx); err != nil {
+			out[name] = "unavailable"
+			ok = false
+			s.log.Warn("readiness check failed", "check", name, "err", err)
+		} else {
+			out[name] = "ok"
+		}
+	}
+	if !ok {
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": out})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "checks": out})
+}
