@@ -185,8 +185,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}, Timeout: 30 * time.Second}
 		verifier := auth.New(cfg.OIDC.Issuer, cfg.OIDC.Audience, hc, log)
 		ready["oidc"] = verifier.Ready
+		tp := telemetry.NewTracerProvider()
+		b.closers = append(b.closers, func() { _ = tp.Shutdown(context.Background()) })
 		opts := httpapi.Options{
-			Logger: log, Registry: reg, Verifier: verifier, Ready: ready,
+			Logger: log, Registry: reg, Verifier: verifier, Ready: ready, Tracer: telemetry.Tracer(tp, "api"),
 			Ingest: ingester, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
 		}
 		if cfg.Runs(config.ComponentAPI) {

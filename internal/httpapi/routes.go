@@ -63,6 +63,8 @@ func (s *Server) ingest(c echo.Context) error {
 		return problem(http.StatusBadRequest, "Idempotency-Key must be 8-128 characters of [A-Za-z0-9._-]")
 	}
 	body := http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes)
+	headers := traceHeaders(req.Context())
+	headers["heimdall.request_id"] = requestID(c)
 	res, err := s.opts.Ingest.Handle(req.Context(), ingest.Command{
 		Body:      body,
 		Format:    q.Get("format"),
@@ -72,7 +74,7 @@ func (s *Server) ingest(c echo.Context) error {
 		Actor:     events.Actor{Subject: p.Subject, Issuer: p.Issuer},
 		RequestID: requestID(c),
 		BatchID:   batchID,
-		Headers:   map[string]string{"heimdall.request_id": requestID(c)},
+		Headers:   headers,
 	})
 	var tooLarge *http.MaxBytesError
 	switch {

@@ -15,8 +15,12 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heimdallhub/heimdall/internal/auth"
+	"github.com/heimdallhub/heimdall/internal/telemetry"
 )
 
 // TokenVerifier authenticates bearer tokens.
@@ -33,6 +37,9 @@ type Options struct {
 	Ingest   Ingester     // POST /v1/ingest
 	Entities EntityReader // GET /v1/entities/:key
 	Ready    map[string]func(context.Context) error
+	// Tracer starts a span per request, continuing an incoming W3C
+	// traceparent; nil disables tracing.
+	Tracer trace.Tracer
 	// MaxBodyBytes bounds an ingest body after decoding.
 	MaxBodyBytes int64
 }
@@ -64,7 +71,7 @@ func New(o Options) *Server {
 		o.Registry.MustRegister(s.requests, s.latency)
 	}
 
-	s.e.Use(s.withRequestID, s.recoverPanics, s.accessLog)
+	s.e.Use(s.withRequestID, s.recoverPanics, s.traced, s.accessLog)
 	s.e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -138,6 +145,30 @@ func (s *Server) withRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		return next(c)
 	}
+}
+
+// traced continues the caller's trace (W3C traceparent) or starts one, so
+// the events a request writes carry its trace context.
+func (s *Server) traced(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.opts.Tracer == nil {
+			return next(c)
+		}
+		req := c.Request()
+		ctx := telemetry.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+		ctx, span := s.opts.Tracer.Start(ctx, req.Method+" "+c.Path(), trace.WithSpanKind(trace.SpanKindServer))
+		defer span.End()
+		span.SetAttributes(attribute.String("heimdall.request_id", requestID(c)))
+		c.SetRequest(req.WithContext(ctx))
+		return next(c)
+	}
+}
+
+// traceHeaders returns the W3C trace-context headers of ctx.
+func traceHeaders(ctx context.Context) map[string]string {
+	h := map[string]string{}
+	telemetry.Propagator.Inject(ctx, propagation.MapCarrier(h))
+	return h
 }
 
 func requestID(c echo.Context) string {

@@ -298,3 +298,8 @@ func writeString(buf *bytes.Buffer, s string) error {
 	buf.WriteByte('"')
 	return nil
 }
+
+// AppendString writes s to buf as a canonical JSON string, for callers that
+// build small canonical objects without reflection. It fails for invalid
+// UTF-8, like Marshal.
+func AppendString(buf *bytes.Buffer, s string) error { return writeString(buf, s) }
