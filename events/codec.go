@@ -133,6 +133,15 @@ func newCodec(list []Schema) (*Codec, error) {
 
 const envelopeRecord = "heimdall.events.Envelope"
 
+// api bounds what decoding untrusted bytes may allocate: an Avro length
+// prefix claiming a huge array or byte string is an error, not an
+// out-of-memory crash. Events are far below these bounds (the log's
+// max.message.bytes is 8 MiB).
+var api = avro.Config{
+	MaxSliceAllocSize: 1 << 16,
+	MaxByteSliceSize:  16 << 20,
+}.Freeze()
+
 // Schemas returns every known schema version.
 func (c *Codec) Schemas() []Schema {
 	out := make([]Schema, 0, len(c.byFingerprint))
@@ -198,7 +207,7 @@ func (c *Codec) Encode(e Event) ([]byte, error) {
 func (c *Codec) encodeRecord(record string, v any) ([]byte, error) {
 	s := c.latest[record]
 	h := c.headers[record]
-	body, err := avro.Marshal(s.Avro, v)
+	body, err := api.Marshal(s.Avro, v)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +275,7 @@ func (c *Codec) decodeRecord(record string, b []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	return avro.Unmarshal(schema, b[10:], v)
+	return api.Unmarshal(schema, b[10:], v)
 }
 
 func (c *Codec) readerFor(writer Schema) (avro.Schema, error) {

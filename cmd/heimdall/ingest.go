@@ -28,7 +28,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 		return errUsage
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("%w: heimdall ingest [-source S] [-profile P] FILE...", errUsage)
+		return fmt.Errorf("%w: heimdall ingest [-source S] [-profile P] FILE [FILE ...]", errUsage)
 	}
 	c, err := newAPIClient(ctx, lookup)
 	if err != nil {

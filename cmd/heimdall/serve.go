@@ -192,7 +192,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			Ingest: ingester, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
 		}
 		if cfg.Runs(config.ComponentAPI) {
-			opts.Entities = entityReader{b.store}
+			opts.Entities = b.store
 		}
 		b.server = httpapi.New(opts)
 		// Discover the provider now so the first request does not wait; a
@@ -217,15 +217,4 @@ func ensureTopics(ctx context.Context, admin *kgo.Client, cfg config.Config, log
 	}
 	log.Info("topics ready", "events", cfg.Kafka.EventsTopic, "rejects", cfg.Kafka.RejectsTopic, "partitions", cfg.Kafka.Partitions)
 	return nil
-}
-
-// entityReader adapts the graph store to the API.
-type entityReader struct{ s *graphstore.Store }
-
-func (r entityReader) Entity(ctx context.Context, key string) (any, error) {
-	v, err := r.s.Entity(ctx, key)
-	if errors.Is(err, graph.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %v", httpapi.ErrNotFound, err)
-	}
-	return v, err
 }

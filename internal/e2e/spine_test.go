@@ -290,3 +290,26 @@ func TestSampleThroughAPIAndCypher(t *testing.T) {
 		t.Fatalf("cypher RESOLVES_TO count = %d, %v; want 3", n, err)
 	}
 }
+
+// TestGracefulShutdown: SIGTERM stops serve cleanly (exit 0) and what it
+// acknowledged is projected after a restart.
+func TestGracefulShutdown(t *testing.T) {
+	in := newInstance(t)
+	p := in.serve("serve", nil)
+	in.mustIngest(flowLines(0, 100), "source=shutdown")
+	p.stop(t)
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM:\n%s", code, in.logs("serve"))
+	}
+	if !strings.Contains(in.logs("serve"), `"heimdall stopped"`) {
+		t.Errorf("no shutdown log line:\n%s", in.logs("serve"))
+	}
+	in.serve("serve-again", nil)
+	s := in.store()
+	in.waitProjected(s, time.Minute)
+	var acked []int
+	for i := 0; i < 100; i++ {
+		acked = append(acked, i)
+	}
+	assertExactlyOnce(t, s, acked)
+}

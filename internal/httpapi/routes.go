@@ -13,6 +13,7 @@ import (
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/auth"
+	"github.com/heimdallhub/heimdall/projections/graph"
 )
 
 // Ingester runs the ingest command.
@@ -21,13 +22,10 @@ type Ingester interface {
 }
 
 // EntityReader reads one entity's view, or returns an error wrapping
-// ErrNotFound.
+// graph.ErrNotFound.
 type EntityReader interface {
-	Entity(ctx context.Context, key string) (any, error)
+	Entity(ctx context.Context, key string) (graph.EntityView, error)
 }
-
-// ErrNotFound is returned by readers for what does not exist.
-var ErrNotFound = errors.New("not found")
 
 var (
 	validBatchID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,128}$`)
@@ -103,11 +101,11 @@ func (s *Server) entity(c echo.Context) error {
 		return problem(http.StatusBadRequest, "not a canonical key (<type>--<uuid>)")
 	}
 	v, err := s.opts.Entities.Entity(c.Request().Context(), key)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, graph.ErrNotFound) {
 		return problem(http.StatusNotFound, "no entity with this key")
 	}
 	if err != nil {
 		return fmt.Errorf("reading entity: %w", err)
 	}
-	return c.JSON(http.StatusOK, v)
+	return c.JSON(http.StatusOK, entityResponse(v))
 }

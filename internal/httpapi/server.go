@@ -131,8 +131,6 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, tlsCfg *tls
 	return nil
 }
 
-type ctxRequestID struct{}
-
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
 
 func (s *Server) withRequestID(next echo.HandlerFunc) echo.HandlerFunc {

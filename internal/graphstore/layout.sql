@@ -1,0 +1,76 @@
+-- Per-generation tables, created in the schema of the generation's AGE graph
+-- (@graph@ is replaced by its quoted name) right after create_graph, so that
+-- drop_graph(name, true) drops a retired generation whole. Layout version 1.
+
+-- Merged state of each vertex; the vertex's properties are derived from it.
+-- An entity known only as a relation endpoint has no times, classification,
+-- sources, vector or attributes.
+CREATE TABLE @graph@.entity_state (
+    key            text COLLATE "C" PRIMARY KEY,
+    label          text NOT NULL,            -- vertex label, fixed at creation
+    graphid        ag_catalog.graphid NOT NULL,
+    kind           text NOT NULL,
+    value          text NOT NULL,
+    first_seen     timestamptz,
+    last_seen      timestamptz,
+    sources        jsonb NOT NULL,           -- sorted array of source names
+    vector         jsonb NOT NULL,           -- version vector: {"peer": counter}
+    attributes     jsonb NOT NULL,           -- {"name": [sorted values]}
+    classification text,
+    CHECK ((first_seen IS NULL) = (last_seen IS NULL) AND (first_seen IS NULL) = (classification IS NULL))
+) WITH (fillfactor = 80); -- room for HOT updates: states are rewritten in place often
+
+-- Merged state of each edge.
+CREATE TABLE @graph@.relation_state (
+    key            text COLLATE "C" PRIMARY KEY,
+    label          text NOT NULL,            -- edge label (the relation type), fixed at creation
+    graphid        ag_catalog.graphid NOT NULL,
+    source_key     text COLLATE "C" NOT NULL,
+    target_key     text COLLATE "C" NOT NULL,
+    first_seen     timestamptz NOT NULL,
+    last_seen      timestamptz NOT NULL,
+    sources        jsonb NOT NULL,
+    vector         jsonb NOT NULL,
+    attributes     jsonb NOT NULL,
+    classification text NOT NULL
+) WITH (fillfactor = 80);
+
+-- Where each event about a record came from; one row per (record, event).
+CREATE TABLE @graph@.provenance (
+    record_key  text COLLATE "C" NOT NULL,
+    event_id    uuid NOT NULL,
+    event_type  text NOT NULL,
+    source      text NOT NULL,
+    format      text NOT NULL,
+    file        text NOT NULL,
+    line        bigint NOT NULL,
+    byte_offset bigint NOT NULL,
+    batch_id    text NOT NULL,
+    actor_sub   text NOT NULL,
+    actor_iss   text NOT NULL,
+    request_id  text NOT NULL,
+    origin_peer text NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    observed_at timestamptz NOT NULL,
+    PRIMARY KEY (record_key, event_id)
+);
+
+-- Next offset to consume per partition, written in the same transaction as
+-- the graph changes of the records before it.
+CREATE TABLE @graph@.offsets (
+    topic       text COLLATE "C" NOT NULL,
+    partition   integer NOT NULL,
+    next_offset bigint NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (topic, partition)
+);
+
+-- Records the projector skipped as unusable. reason never holds values.
+CREATE TABLE @graph@.projection_errors (
+    topic       text COLLATE "C" NOT NULL,
+    partition   integer NOT NULL,
+    "offset"    bigint NOT NULL,
+    reason      text NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (topic, partition, "offset")
+);

@@ -1,0 +1,362 @@
+package graph
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/heimdallhub/heimdall/events"
+)
+
+// MaxKeyBytes bounds record and endpoint keys: they are indexed, and
+// canonical keys are far shorter.
+const MaxKeyBytes = 1024
+
+// outcome classifies what a record contributes.
+type outcome int
+
+const (
+	outcomeEntity outcome = iota
+	outcomeRelation
+	outcomeRejected      // an ingest.rejected event: not part of the graph
+	outcomeUnknown       // an event type this build does not know
+	outcomeUndecodable   // bytes that do not decode
+	outcomeInvalid       // decodes, but cannot be stored (bad key, text, time)
+	outcomeInvalidLabel  // a relation type that is not a valid edge label
+	outcomeIgnoredNoData // an empty record (for example a tombstone)
+)
+
+// decoded is one log record after decoding and validation.
+type decoded struct {
+	tp      TopicPartition
+	offset  int64
+	outcome outcome
+	reason  string // for undecodable and invalid records, without values
+	key     string // the record key when it is loggable, else empty
+	event   events.Event
+}
+
+// decodeRecord decodes and validates one record. It never fails: problems
+// become an outcome with a reason.
+func decodeRecord(codec *events.Codec, r events.LogRecord) decoded {
+	d := decoded{tp: TopicPartition{Topic: r.Topic, Partition: r.Partition}, offset: r.Offset}
+	if k := string(r.Key); len(k) <= MaxKeyBytes && storableText(k) {
+		d.key = k
+	}
+	if len(r.Value) == 0 {
+		d.outcome, d.reason = outcomeIgnoredNoData, "record has no value"
+		return d
+	}
+	e, err := codec.Decode(r.Value)
+	if err != nil {
+		d.outcome, d.reason = outcomeUndecodable, decodeReason(err)
+		return d
+	}
+	d.event = e
+	switch p := e.Payload.(type) {
+	case events.EntityObserved:
+		d.outcome = outcomeEntity
+		if reason := validateEntity(e, p); reason != "" {
+			d.outcome, d.reason = outcomeInvalid, reason
+		}
+	case events.RelationObserved:
+		d.outcome = outcomeRelation
+		if reason := validateRelation(e, p); reason != "" {
+			d.outcome, d.reason = outcomeInvalid, reason
+		} else if !ValidEdgeLabel(p.RelationType) {
+			d.outcome, d.reason = outcomeInvalidLabel, "relation type is not a valid edge label (^[A-Z][A-Z0-9_]{0,62}$, not a vertex label)"
+		}
+	case events.IngestRejected:
+		d.outcome = outcomeRejected
+	default:
+		d.outcome = outcomeUnknown
+	}
+	return d
+}
+
+// Reasons for records that do not decode. They are fixed texts: codec errors
+// may quote parts of the record (its event type, for one).
+const (
+	reasonNotSingleObject = "value is not an Avro single-object encoding"
+	reasonUnknownSchema   = "value was written with an unknown schema (writer fingerprint not among the schema files)"
+	reasonIncompatible    = "value was written with a schema the reader schema cannot resolve"
+	reasonMalformed       = "value does not decode as a Heimdall event (malformed Avro body)"
+)
+
+// decodeReason describes a decoding error without echoing record contents.
+func decodeReason(err error) string {
+	switch {
+	case errors.Is(err, events.ErrNotSingleObject):
+		return reasonNotSingleObject
+	case errors.Is(err, events.ErrUnknownSchema):
+		return reasonUnknownSchema
+	case errors.Is(err, events.ErrIncompatible):
+		return reasonIncompatible
+	}
+	return reasonMalformed
+}
+
+func validateEnvelope(e events.Event) string {
+	if e.Key == "" {
+		return "record key is empty"
+	}
+	if len(e.Key) > MaxKeyBytes {
+		return fmt.Sprintf("record key is longer than %d bytes", MaxKeyBytes)
+	}
+	fields := []struct{ name, v string }{
+		{"record_key", e.Key}, {"event_type", e.Type}, {"origin_peer", e.OriginPeer},
+		{"actor.subject", e.Actor.Subject}, {"actor.issuer", e.Actor.Issuer},
+		{"request_id", e.RequestID}, {"batch_id", e.BatchID},
+		{"provenance.source", e.Provenance.Source}, {"provenance.format", e.Provenance.Format},
+		{"provenance.file", e.Provenance.File}, {"classification", e.Classification},
+	}
+	for _, f := range fields {
+		if !storableText(f.v) {
+			return "field " + f.name + " is not valid UTF-8 text without NUL"
+		}
+	}
+	for p := range e.Vector {
+		if !storableText(p) {
+			return "a version vector peer id is not valid UTF-8 text without NUL"
+		}
+	}
+	if !storableTime(e.RecordedAt) {
+		return "recorded_at is outside years 1 to 9999"
+	}
+	return ""
+}
+
+func validateEntity(e events.Event, p events.EntityObserved) string {
+	if r := validateEnvelope(e); r != "" {
+		return r
+	}
+	if p.Kind == "" {
+		return "entity kind is empty"
+	}
+	if !storableText(p.Kind) || !storableText(p.Value) {
+		return "entity kind or value is not valid UTF-8 text without NUL"
+	}
+	if !storableTime(p.ObservedAt) {
+		return "observed_at is outside years 1 to 9999"
+	}
+	return validateAttributes(p.Attributes)
+}
+
+func validateRelation(e events.Event, p events.RelationObserved) string {
+	if r := validateEnvelope(e); r != "" {
+		return r
+	}
+	for _, ep := range []struct {
+		name string
+		e    events.Endpoint
+	}{{"source", p.Source}, {"target", p.Target}} {
+		switch {
+		case ep.e.Key == "":
+			return ep.name + " endpoint key is empty"
+		case len(ep.e.Key) > MaxKeyBytes:
+			return fmt.Sprintf("%s endpoint key is longer than %d bytes", ep.name, MaxKeyBytes)
+		case ep.e.Kind == "":
+			return ep.name + " endpoint kind is empty"
+		case !storableText(ep.e.Key) || !storableText(ep.e.Kind) || !storableText(ep.e.Value):
+			return ep.name + " endpoint is not valid UTF-8 text without NUL"
+		}
+	}
+	if !storableText(p.RelationType) {
+		return "relation type is not valid UTF-8 text without NUL"
+	}
+	if !storableTime(p.ObservedAt) {
+		return "observed_at is outside years 1 to 9999"
+	}
+	return validateAttributes(p.Attributes)
+}
+
+func validateAttributes(as []events.Attribute) string {
+	for _, a := range as {
+		if !storableText(a.Name) || !storableText(a.Value) {
+			return "an attribute is not valid UTF-8 text without NUL"
+		}
+	}
+	return ""
+}
+
+// storableText reports whether PostgreSQL text can hold s.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// storableTime reports whether t fits PostgreSQL timestamps and RFC 3339.
+func storableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
+}
+
+// labelsOf lists the vertex and edge labels the valid records of a batch
+// need, sorted.
+func labelsOf(ds []decoded) (vertex, edge []string) {
+	vs, es := map[string]bool{}, map[string]bool{}
+	for _, d := range ds {
+		switch p := d.event.Payload.(type) {
+		case events.EntityObserved:
+			if d.outcome == outcomeEntity {
+				vs[VertexLabel(p.Kind)] = true
+			}
+		case events.RelationObserved:
+			if d.outcome == outcomeRelation {
+				vs[VertexLabel(p.Source.Kind)] = true
+				vs[VertexLabel(p.Target.Kind)] = true
+				es[p.RelationType] = true
+			}
+		}
+	}
+	for l := range vs {
+		vertex = append(vertex, l)
+	}
+	for l := range es {
+		edge = append(edge, l)
+	}
+	slices.Sort(vertex)
+	slices.Sort(edge)
+	return vertex, edge
+}
+
+// planStats counts what one planned batch did.
+type planStats struct {
+	entities, relations, replayed, rejected, unknown, undecodable, invalid, invalidLabel, empty int64
+	warnings                                                                                    []decoded
+}
+
+// plan turns the decoded records of a batch into the changes to apply, given
+// the stored next offset of each partition: records below it were applied
+// by an earlier batch and are skipped.
+func plan(ds []decoded, stored map[TopicPartition]int64) (*Changes, planStats) {
+	var st planStats
+	ch := &Changes{Offsets: map[TopicPartition]int64{}, Provenance: make([]ProvenanceRecord, 0, len(ds))}
+	entities := make(map[string]EntityState, len(ds))
+	relations := make(map[string]RelationState, len(ds)/2)
+	type provKey struct {
+		key string
+		id  [16]byte
+	}
+	seenProv := make(map[provKey]bool, len(ds))
+	addProv := func(e events.Event, observedAt time.Time) {
+		k := provKey{e.Key, e.ID}
+		if seenProv[k] {
+			return
+		}
+		seenProv[k] = true
+		ch.Provenance = append(ch.Provenance, ProvenanceRecord{
+			RecordKey: e.Key, EventID: e.ID, EventType: e.Type, Provenance: e.Provenance,
+			BatchID: e.BatchID, Actor: e.Actor, RequestID: e.RequestID, OriginPeer: e.OriginPeer,
+			RecordedAt: e.RecordedAt.UTC(), ObservedAt: observedAt.UTC(),
+		})
+	}
+	for _, d := range ds {
+		if next, ok := stored[d.tp]; ok && d.offset < next {
+			st.replayed++
+			continue
+		}
+		if n, ok := ch.Offsets[d.tp]; !ok || d.offset+1 > n {
+			ch.Offsets[d.tp] = d.offset + 1
+		}
+		switch d.outcome {
+		case outcomeEntity:
+			st.entities++
+			e, p := d.event, d.event.Payload.(events.EntityObserved)
+			s := entityDelta(e, p)
+			if prev, ok := entities[s.Key]; ok {
+				s = MergeEntity(prev, s)
+			}
+			entities[s.Key] = s
+			addProv(e, p.ObservedAt)
+		case outcomeRelation:
+			st.relations++
+			e, p := d.event, d.event.Payload.(events.RelationObserved)
+			r := relationDelta(e, p)
+			if prev, ok := relations[r.Key]; ok {
+				r = MergeRelation(prev, r)
+			}
+			relations[r.Key] = r
+			for _, ep := range []events.Endpoint{p.Source, p.Target} {
+				s := EntityState{Key: ep.Key, Kind: ep.Kind, Value: ep.Value}
+				if prev, ok := entities[s.Key]; ok {
+					s = MergeEntity(prev, s)
+				}
+				entities[s.Key] = s
+			}
+			addProv(e, p.ObservedAt)
+		case outcomeRejected:
+			st.rejected++
+		case outcomeUnknown:
+			st.unknown++
+		case outcomeIgnoredNoData:
+			st.empty++
+			ch.Errors = append(ch.Errors, RecordError{TopicPartition: d.tp, Offset: d.offset, Reason: d.reason})
+		case outcomeUndecodable, outcomeInvalid, outcomeInvalidLabel:
+			switch d.outcome {
+			case outcomeUndecodable:
+				st.undecodable++
+			case outcomeInvalid:
+				st.invalid++
+			default:
+				st.invalidLabel++
+			}
+			st.warnings = append(st.warnings, d)
+			ch.Errors = append(ch.Errors, RecordError{TopicPartition: d.tp, Offset: d.offset, Reason: d.reason})
+		}
+	}
+	ch.Entities = make([]EntityState, 0, len(entities))
+	for _, s := range entities {
+		ch.Entities = append(ch.Entities, s)
+	}
+	slices.SortFunc(ch.Entities, func(a, b EntityState) int { return strings.Compare(a.Key, b.Key) })
+	ch.Relations = make([]RelationState, 0, len(relations))
+	for _, r := range relations {
+		ch.Relations = append(ch.Relations, r)
+	}
+	slices.SortFunc(ch.Relations, func(a, b RelationState) int { return strings.Compare(a.Key, b.Key) })
+	// Sorted, so concurrent batches insert provenance rows in one order.
+	slices.SortFunc(ch.Provenance, func(a, b ProvenanceRecord) int {
+		if c := strings.Compare(a.RecordKey, b.RecordKey); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.EventID[:], b.EventID[:])
+	})
+	return ch, st
+}
+
+func entityDelta(e events.Event, p events.EntityObserved) EntityState {
+	s := EntityState{
+		Key: e.Key, Kind: p.Kind, Value: p.Value, Observed: true,
+		FirstSeen: storedTime(p.ObservedAt), LastSeen: storedTime(p.ObservedAt),
+		Vector:         e.Vector,
+		Attributes:     AttributesOf(p.Attributes),
+		Classification: NormalizeClassification(e.Classification),
+	}
+	if e.Provenance.Source != "" {
+		s.Sources = []string{e.Provenance.Source}
+	}
+	return s
+}
+
+func relationDelta(e events.Event, p events.RelationObserved) RelationState {
+	r := RelationState{
+		Key: e.Key, Type: p.RelationType, SourceKey: p.Source.Key, TargetKey: p.Target.Key,
+		FirstSeen: storedTime(p.ObservedAt), LastSeen: storedTime(p.ObservedAt),
+		Vector:         e.Vector,
+		Attributes:     AttributesOf(p.Attributes),
+		Classification: NormalizeClassification(e.Classification),
+	}
+	if e.Provenance.Source != "" {
+		r.Sources = []string{e.Provenance.Source}
+	}
+	return r
+}
+
+// storedTime is t as stores keep it: UTC, microseconds (Avro's
+// timestamp-micros and PostgreSQL's precision), so a state read back equals
+// the state written.
+func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,307 @@
+package graph
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/heimdallhub/heimdall/events"
+)
+
+// EntityState is the merged state of one vertex: everything the log has said
+// about one canonical key. States merge with MergeEntity, which is
+// commutative, associative and idempotent, so the result never depends on
+// the order events arrive in, or on how often.
+type EntityState struct {
+	Key   string
+	Kind  string
+	Value string
+	// Observed is false for a vertex known only as the endpoint of a
+	// relation: it has a kind and a value but no times, sources, vector,
+	// attributes or classification of its own.
+	Observed       bool
+	FirstSeen      time.Time // earliest observed_at; zero unless Observed
+	LastSeen       time.Time // latest observed_at; zero unless Observed
+	Sources        []string  // sorted set of provenance sources
+	Vector         events.VersionVector
+	Attributes     Attributes
+	Classification string // highest classification seen; meaningful when Observed
+}
+
+// Label is the vertex label of the state's kind.
+func (s EntityState) Label() string { return VertexLabel(s.Kind) }
+
+// RelationState is the merged state of one edge, keyed by the relationship
+// key; it merges with MergeRelation under the same laws as EntityState.
+type RelationState struct {
+	Key            string
+	Type           string // relation type, the edge label
+	SourceKey      string
+	TargetKey      string
+	FirstSeen      time.Time
+	LastSeen       time.Time
+	Sources        []string
+	Vector         events.VersionVector
+	Attributes     Attributes
+	Classification string
+}
+
+// Attributes maps an attribute name to the sorted set of values seen for it.
+type Attributes map[string][]string
+
+// AttributesOf builds the attribute set of an event's attribute list.
+func AttributesOf(as []events.Attribute) Attributes {
+	if len(as) == 0 {
+		return nil
+	}
+	out := make(Attributes, len(as))
+	for _, a := range as {
+		out[a.Name] = insertSorted(out[a.Name], a.Value)
+	}
+	return out
+}
+
+// MergeAttributes returns the union of a and b: for each name, the sorted set
+// union of their values. Its arguments are not modified.
+func MergeAttributes(a, b Attributes) Attributes {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	out := make(Attributes, len(a)+len(b))
+	for n, vs := range a {
+		out[n] = slices.Clone(vs)
+	}
+	for n, vs := range b {
+		out[n] = unionSorted(out[n], vs)
+	}
+	return out
+}
+
+// Equal reports whether a and b hold the same names and values.
+func (a Attributes) Equal(b Attributes) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for n, vs := range a {
+		ws, ok := b[n]
+		if !ok || !slices.Equal(vs, ws) {
+			return false
+		}
+	}
+	return true
+}
+
+// MergeEntity merges two states of the same key. Kind and value keep the
+// smallest non-empty string (they are equal for a well-formed log, as the key
+// is derived from them); times widen; sources, vector entries and attribute
+// values are set unions; the highest classification wins. A state known only
+// as an endpoint contributes nothing but its key, kind and value.
+func MergeEntity(a, b EntityState) EntityState {
+	out := EntityState{
+		Key:      minNonEmpty(a.Key, b.Key),
+		Kind:     minNonEmpty(a.Kind, b.Kind),
+		Value:    minNonEmpty(a.Value, b.Value),
+		Observed: a.Observed || b.Observed,
+	}
+	switch {
+	case a.Observed && b.Observed:
+		out.FirstSeen = minTime(a.FirstSeen, b.FirstSeen)
+		out.LastSeen = maxTime(a.LastSeen, b.LastSeen)
+		out.Classification = HigherClassification(a.Classification, b.Classification)
+	case a.Observed:
+		out.FirstSeen, out.LastSeen, out.Classification = a.FirstSeen, a.LastSeen, a.Classification
+	case b.Observed:
+		out.FirstSeen, out.LastSeen, out.Classification = b.FirstSeen, b.LastSeen, b.Classification
+	}
+	out.Sources = unionSorted(slices.Clone(a.Sources), b.Sources)
+	out.Vector = mergeVector(a.Vector, b.Vector)
+	out.Attributes = MergeAttributes(a.Attributes, b.Attributes)
+	return out
+}
+
+// MergeRelation merges two states of the same relationship key, with the
+// rules of MergeEntity. The zero RelationState (no key) is the identity.
+func MergeRelation(a, b RelationState) RelationState {
+	switch {
+	case a.Key == "" && b.Key == "":
+		return RelationState{}
+	case a.Key == "":
+		a = b
+	case b.Key == "":
+		b = a
+	}
+	return RelationState{
+		Key:            minNonEmpty(a.Key, b.Key),
+		Type:           minNonEmpty(a.Type, b.Type),
+		SourceKey:      minNonEmpty(a.SourceKey, b.SourceKey),
+		TargetKey:      minNonEmpty(a.TargetKey, b.TargetKey),
+		FirstSeen:      minTime(a.FirstSeen, b.FirstSeen),
+		LastSeen:       maxTime(a.LastSeen, b.LastSeen),
+		Sources:        unionSorted(slices.Clone(a.Sources), b.Sources),
+		Vector:         mergeVector(a.Vector, b.Vector),
+		Attributes:     MergeAttributes(a.Attributes, b.Attributes),
+		Classification: HigherClassification(a.Classification, b.Classification),
+	}
+}
+
+// Equal reports whether s and o are the same state. Vectors compare by their
+// ordering (a missing peer counts as zero), times by instant.
+func (s EntityState) Equal(o EntityState) bool {
+	return s.Key == o.Key && s.Kind == o.Kind && s.Value == o.Value && s.Observed == o.Observed &&
+		s.FirstSeen.Equal(o.FirstSeen) && s.LastSeen.Equal(o.LastSeen) &&
+		slices.Equal(s.Sources, o.Sources) && s.Vector.Compare(o.Vector) == events.Equal &&
+		s.Attributes.Equal(o.Attributes) && s.Classification == o.Classification
+}
+
+// Equal reports whether r and o are the same state.
+func (r RelationState) Equal(o RelationState) bool {
+	return r.Key == o.Key && r.Type == o.Type && r.SourceKey == o.SourceKey && r.TargetKey == o.TargetKey &&
+		r.FirstSeen.Equal(o.FirstSeen) && r.LastSeen.Equal(o.LastSeen) &&
+		slices.Equal(r.Sources, o.Sources) && r.Vector.Compare(o.Vector) == events.Equal &&
+		r.Attributes.Equal(o.Attributes) && r.Classification == o.Classification
+}
+
+// Classification levels, lowest first. A string that is none of them (or is
+// empty) ranks above TOP SECRET: what the policy does not name is treated as
+// the highest classification.
+var classificationLevels = []string{"UNCLASSIFIED", "CONFIDENTIAL", "SECRET", "TOP SECRET"}
+
+// NormalizeClassification returns the canonical spelling of a known level
+// (case, surrounding space and an underscore for the space are forgiven), or
+// s unchanged.
+func NormalizeClassification(s string) string {
+	n := strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(s)), "_", " ")
+	if slices.Contains(classificationLevels, n) {
+		return n
+	}
+	return s
+}
+
+// ClassificationRank orders classifications: 0 for UNCLASSIFIED up to 3 for
+// TOP SECRET, and 4 for anything unknown or empty.
+func ClassificationRank(s string) int {
+	if i := slices.Index(classificationLevels, NormalizeClassification(s)); i >= 0 {
+		return i
+	}
+	return len(classificationLevels)
+}
+
+// HigherClassification returns the higher of a and b, normalised. Two unknown
+// strings rank equal and the larger string wins, so the choice does not
+// depend on argument order.
+func HigherClassification(a, b string) string {
+	a, b = NormalizeClassification(a), NormalizeClassification(b)
+	ra, rb := ClassificationRank(a), ClassificationRank(b)
+	switch {
+	case ra > rb:
+		return a
+	case rb > ra:
+		return b
+	}
+	return max(a, b)
+}
+
+// Vertex labels by observable kind; other kinds get LabelObservable.
+var vertexLabels = map[string]string{
+	"ipv4-addr":         "IPv4",
+	"ipv6-addr":         "IPv6",
+	"domain-name":       "Domain",
+	"url":               "URL",
+	"file":              "File",
+	"email-addr":        "Email",
+	"mac-addr":          "MAC",
+	"host":              "Host",
+	"user-account":      "User",
+	"alert-signature":   "Signature",
+	"user-agent":        "UserAgent",
+	"autonomous-system": "AS",
+	"x509-certificate":  "Certificate",
+}
+
+// LabelObservable is the vertex label of kinds without their own label.
+const LabelObservable = "Observable"
+
+// VertexLabel is the vertex label of an observable kind.
+func VertexLabel(kind string) string {
+	if l, ok := vertexLabels[kind]; ok {
+		return l
+	}
+	return LabelObservable
+}
+
+// VertexLabels lists every vertex label the projector may create.
+func VertexLabels() []string {
+	out := []string{LabelObservable}
+	for _, l := range vertexLabels {
+		out = append(out, l)
+	}
+	slices.Sort(out)
+	return out
+}
+
+var edgeLabel = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,62}$`)
+
+// ValidEdgeLabel reports whether a relation type can be an edge label: it
+// matches ^[A-Z][A-Z0-9_]{0,62}$ and is not also a vertex label (AGE label
+// names are shared by vertices and edges of a graph).
+func ValidEdgeLabel(t string) bool {
+	if !edgeLabel.MatchString(t) {
+		return false
+	}
+	for _, l := range vertexLabels {
+		if l == t {
+			return false
+		}
+	}
+	return true
+}
+
+func minNonEmpty(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return min(a, b)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func mergeVector(a, b events.VersionVector) events.VersionVector {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	return a.Merge(b)
+}
+
+// insertSorted adds v to the sorted set s.
+func insertSorted(s []string, v string) []string {
+	i, found := slices.BinarySearch(s, v)
+	if found {
+		return s
+	}
+	return slices.Insert(s, i, v)
+}
+
+// unionSorted adds the values of b to the sorted set a (which it may modify)
+// and returns the result. b need not be sorted.
+func unionSorted(a, b []string) []string {
+	for _, v := range b {
+		a = insertSorted(a, v)
+	}
+	return a
+}

@@ -1,0 +1,134 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heimdallhub/heimdall/events"
+)
+
+// ErrGenerationChanged is returned by Handle (and by a Store's Apply) when
+// the generation the projector writes to is no longer the one it must write
+// to: in live mode a rebuild was activated; in rebuild mode the generation
+// was retired or dropped. The consumer must stop, reload its offsets with
+// Offsets (which follows the new generation) and continue from there.
+var ErrGenerationChanged = errors.New("graph generation changed")
+
+// ErrNotFound is returned by reads for a key the graph does not hold.
+var ErrNotFound = errors.New("not found")
+
+// GenerationState is the life-cycle state of a graph generation.
+type GenerationState string
+
+// Generation states. Exactly one generation is active at a time.
+const (
+	GenerationBuilding GenerationState = "building"
+	GenerationActive   GenerationState = "active"
+	GenerationRetired  GenerationState = "retired"
+)
+
+// Generation is one complete copy of the graph read model: an AGE graph with
+// its state, provenance and offset tables. A rebuild writes a new generation
+// while readers use the active one, then activates it.
+type Generation struct {
+	ID          int64
+	Graph       string // AGE graph name (heimdall_<id>)
+	State       GenerationState
+	CreatedAt   time.Time
+	ActivatedAt time.Time // zero until activated
+}
+
+// TopicPartition names one partition of a topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// Store is what the projector needs from the database holding the graph.
+// internal/graphstore implements it with PostgreSQL and Apache AGE.
+type Store interface {
+	// ActiveGeneration returns the generation readers currently use.
+	ActiveGeneration(ctx context.Context) (Generation, error)
+	// Offsets returns the next offset to consume of each given partition
+	// as stored in gen; a partition without a stored offset is absent.
+	Offsets(ctx context.Context, gen Generation, topic string, partitions []int32) (map[int32]int64, error)
+	// EnsureLabels creates the vertex and edge labels of gen's graph that
+	// do not exist yet. It is safe to call concurrently. It returns
+	// ErrGenerationChanged if gen is retired or gone.
+	EnsureLabels(ctx context.Context, gen Generation, vertexLabels, edgeLabels []string) error
+	// Apply runs one transaction on req.Generation, as described on
+	// ApplyRequest.
+	Apply(ctx context.Context, req ApplyRequest) error
+}
+
+// ApplyRequest is one batch for Store.Apply. In one transaction, the store:
+//
+//  1. checks the generation: still active when RequireActive, else not
+//     retired; otherwise it returns ErrGenerationChanged;
+//  2. locks the stored offsets of Partitions (in order) and calls Plan with
+//     them (absent partitions have no entry); Plan may be called again if
+//     the transaction is retried;
+//  3. merges Plan's changes into the stored state, writes vertices, edges,
+//     provenance and errors idempotently, stores the next offsets, commits.
+type ApplyRequest struct {
+	Generation    Generation
+	RequireActive bool
+	Partitions    []TopicPartition
+	Plan          func(next map[TopicPartition]int64) (*Changes, error)
+}
+
+// Changes is what one batch adds to the graph, already merged per key.
+type Changes struct {
+	// Entities are entity deltas, one per key, sorted by key. Endpoints of
+	// relations appear here too (as states that are not Observed unless
+	// the batch also observed them).
+	Entities []EntityState
+	// Relations are relation deltas, one per key, sorted by key. Their
+	// endpoints are among Entities.
+	Relations []RelationState
+	// Provenance has one entry per (record key, event id), sorted by both.
+	Provenance []ProvenanceRecord
+	// Errors are the records of the batch that were skipped as unusable.
+	Errors []RecordError
+	// Offsets are the next offsets to store, per partition.
+	Offsets map[TopicPartition]int64
+}
+
+// ProvenanceRecord says where one event about a record came from.
+type ProvenanceRecord struct {
+	RecordKey  string
+	EventID    uuid.UUID
+	EventType  string
+	Provenance events.Provenance
+	BatchID    string
+	Actor      events.Actor
+	RequestID  string
+	OriginPeer string
+	RecordedAt time.Time
+	ObservedAt time.Time
+}
+
+// RecordError is a log record the projector skipped. Reason never contains
+// values from the record.
+type RecordError struct {
+	TopicPartition
+	Offset int64
+	Reason string
+}
+
+// EntityView is an entity as the query API shows it.
+type EntityView struct {
+	EntityState
+	// Label is the label of the vertex (fixed when the vertex was created).
+	Label string
+	// Provenance holds the newest entries (by event id, which is a
+	// time-ordered UUIDv7), up to the store's limit.
+	Provenance []ProvenanceRecord
+	// OutEdges and InEdges count the edges leaving and entering the vertex
+	// by edge label.
+	OutEdges map[string]int64
+	InEdges  map[string]int64
+}
