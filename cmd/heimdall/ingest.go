@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // runIngest uploads files through the API. Each file's batch id is derived
@@ -23,7 +24,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 	fs.SetOutput(stderr)
 	source := fs.String("source", "", "source name recorded as provenance (default: the file name)")
 	profile := fs.String("profile", "", "mapping profile (default generic)")
-	format := fs.String("format", "ndjson", "input format")
+	format := fs.String("format", "auto", "input format: auto, ndjson, json, csv, tsv, zeek, zeek-json, eve, cef, leef")
+	async := fs.Bool("async", false, "ask the server to spool the upload and process it in the background; poll its status")
+	quiet := fs.Bool("quiet", false, "no progress output")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -36,7 +39,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 	}
 	var failed error
 	for _, path := range fs.Args() {
-		if err := c.ingestFile(ctx, path, *source, *profile, *format, stdout); err != nil {
+		opts := uploadOptions{source: *source, profile: *profile, format: *format, async: *async}
+		if !*quiet {
+			opts.progress = stderr
+		}
+		if err := c.ingestFile(ctx, path, opts, stdout); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", path, err)
 			failed = errors.Join(failed, err)
 		}
@@ -59,12 +66,23 @@ type ingestSummary struct {
 	} `json:"rejects"`
 }
 
-func (c *apiClient) ingestFile(ctx context.Context, path, source, profile, format string, stdout io.Writer) error {
+type uploadOptions struct {
+	source, profile, format string
+	async                   bool
+	progress                io.Writer // nil: quiet
+}
+
+func (c *apiClient) ingestFile(ctx context.Context, path string, o uploadOptions, stdout io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	source := o.source
 	if source == "" {
 		source = filepath.Base(path)
 	}
@@ -72,18 +90,29 @@ func (c *apiClient) ingestFile(ctx context.Context, path, source, profile, forma
 	if _, err := io.Copy(h, f); err != nil {
 		return err
 	}
-	h.Write([]byte("\x00" + source + "\x00" + profile + "\x00" + format))
+	h.Write([]byte("\x00" + source + "\x00" + o.profile + "\x00" + o.format))
 	batch := "file-" + hex.EncodeToString(h.Sum(nil))[:40]
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	q := url.Values{"source": {source}, "file": {filepath.Base(path)}, "format": {format}}
-	if profile != "" {
-		q.Set("profile", profile)
+	q := url.Values{"source": {source}, "file": {filepath.Base(path)}, "format": {o.format}}
+	if o.profile != "" {
+		q.Set("profile", o.profile)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.APIURL+"/v1/ingest?"+q.Encode(), f)
+	body := io.Reader(f)
+	var bar *progressBar
+	if o.progress != nil {
+		bar = newProgressBar(o.progress, filepath.Base(path), st.Size())
+		body = io.TeeReader(f, bar)
+		defer bar.done()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.APIURL+"/v1/ingest?"+q.Encode(), body)
 	if err != nil {
 		return err
+	}
+	req.ContentLength = st.Size()
+	if o.async {
+		req.Header.Set("Prefer", "respond-async")
 	}
 	tok, err := c.token()
 	if err != nil {
@@ -97,16 +126,33 @@ func (c *apiClient) ingestFile(ctx context.Context, path, source, profile, forma
 		return fmt.Errorf("uploading: %w", err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if resp.StatusCode != http.StatusOK {
+	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if bar != nil {
+		bar.done()
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusAccepted:
+		var a struct {
+			BatchID   string `json:"batch_id"`
+			StatusURL string `json:"status_url"`
+		}
+		if err := json.Unmarshal(respBody, &a); err != nil {
+			return fmt.Errorf("reading the response: %w", err)
+		}
+		respBody, err = c.waitBatch(ctx, a.StatusURL, o.progress)
+		if err != nil {
+			return err
+		}
+	default:
 		var p struct {
 			Title, Detail string
 		}
-		_ = json.Unmarshal(body, &p)
+		_ = json.Unmarshal(respBody, &p)
 		return fmt.Errorf("%s: %s", resp.Status, p.Detail)
 	}
 	var s ingestSummary
-	if err := json.Unmarshal(body, &s); err != nil {
+	if err := json.Unmarshal(respBody, &s); err != nil {
 		return fmt.Errorf("reading the response: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s: %d rows: %d accepted, %d rejected, %d duplicates (%d events, batch %s)\n",
@@ -115,4 +161,56 @@ func (c *apiClient) ingestFile(ctx context.Context, path, source, profile, forma
 		fmt.Fprintf(stdout, "  line %d rejected: %s (%s)\n", r.Line, r.Reason, r.Code)
 	}
 	return nil
+}
+
+// waitBatch polls an asynchronous batch until it ends and returns its result
+// in the shape of a synchronous response.
+func (c *apiClient) waitBatch(ctx context.Context, statusURL string, progress io.Writer) ([]byte, error) {
+	for {
+		tok, err := c.token()
+		if err != nil {
+			return nil, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.APIURL+statusURL, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("batch status: %s", resp.Status)
+		}
+		var st struct {
+			State  string          `json:"state"`
+			Error  string          `json:"error"`
+			Result json.RawMessage `json:"result"`
+		}
+		if err := json.Unmarshal(b, &st); err != nil {
+			return nil, err
+		}
+		switch st.State {
+		case "done":
+			return st.Result, nil
+		case "failed":
+			return nil, fmt.Errorf("batch failed: %s", st.Error)
+		}
+		if progress != nil {
+			var r struct {
+				Rows     int64 `json:"rows"`
+				Accepted int64 `json:"accepted"`
+			}
+			_ = json.Unmarshal(st.Result, &r)
+			fmt.Fprintf(progress, "\r  %s: %d rows read, %d accepted   ", st.State, r.Rows, r.Accepted)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }

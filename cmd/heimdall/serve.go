@@ -16,6 +16,7 @@ import (
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/config"
+	"github.com/heimdallhub/heimdall/internal/format/decompress"
 	"github.com/heimdallhub/heimdall/internal/graphstore"
 	"github.com/heimdallhub/heimdall/internal/httpapi"
 	"github.com/heimdallhub/heimdall/internal/kafka"
@@ -24,9 +25,11 @@ import (
 	"github.com/heimdallhub/heimdall/projections/graph"
 )
 
-// projectorGroup is the graph projector's consumer group. Keep it stable:
-// offsets live in Postgres, but tooling tracks lag by this name.
-const projectorGroup = "heimdall-projector-graph"
+// projectorGroup is the graph projector's consumer group for an event log:
+// one group per log, so deployments sharing a Kafka cluster never share
+// members. Keep it stable: offsets live in Postgres, but tooling tracks lag
+// by this name.
+func projectorGroup(eventsTopic string) string { return "heimdall.projector.graph." + eventsTopic }
 
 // runServe runs the components the configuration (or only) names, until ctx
 // is done.
@@ -47,7 +50,7 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 	g, gctx := errgroup.WithContext(ctx)
 	if cfg.Runs(config.ComponentProjector) {
 		consumer := &kafka.GroupConsumer{
-			Config: w.kafka, Group: projectorGroup, Topic: cfg.Kafka.EventsTopic,
+			Config: w.kafka, Group: projectorGroup(cfg.Kafka.EventsTopic), Topic: cfg.Kafka.EventsTopic,
 			BatchSize: cfg.Project.BatchSize, Handler: w.projector, Logger: log,
 		}
 		g.Go(func() error { return consumer.Run(gctx) })
@@ -90,6 +93,7 @@ type built struct {
 	producer  *kafka.Producer
 	store     *graphstore.Store
 	projector *graph.Projector
+	batches   *ingest.Batches
 	server    *httpapi.Server
 	serverTLS *tls.Config
 	closers   []func()
@@ -164,9 +168,12 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			defer cancel()
 			b.producer.Close(ctx)
 		})
+		b.batches = ingest.NewBatches(0)
 		h, err := ingest.New(b.producer, codec, ingest.Options{
 			PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, RejectsTopic: cfg.Kafka.RejectsTopic,
 			MaxLineBytes: cfg.Ingest.MaxLineBytes, MaxRejectList: cfg.Ingest.MaxRejectList,
+			Decompress: decompress.Limits{MaxCompressedBytes: cfg.Ingest.MaxBodyBytes, MaxDecompressedBytes: cfg.Ingest.MaxDecompressed},
+			Progress:   func(id string, r ingest.Result) { b.batches.Update(id, "", 0, &r) },
 		})
 		if err != nil {
 			b.close()
@@ -188,7 +195,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		b.closers = append(b.closers, func() { _ = tp.Shutdown(context.Background()) })
 		opts := httpapi.Options{
 			Logger: log, Registry: reg, Verifier: verifier, Ready: ready, Tracer: telemetry.Tracer(tp, "api"),
-			Ingest: ingester, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
+			Ingest: ingester, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Batches: b.batches, SpoolDir: cfg.Ingest.SpoolDir,
 		}
 		if cfg.Runs(config.ComponentAPI) {
 			opts.Entities = b.store

@@ -3,14 +3,19 @@ package ingest
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/decompress"
 )
 
 // Errors of the ingest command; the HTTP edge maps them to statuses.
@@ -27,6 +32,18 @@ var (
 	ErrBadRequest = errors.New("invalid ingest request")
 )
 
+// InputError is a failure of the upload as a whole (bad encoding, a
+// decompression bomb, a truncated stream, limits). Records before the
+// failure were appended and are counted in Result.
+type InputError struct {
+	Failure *format.Failure
+	Result  Result
+}
+
+func (e *InputError) Error() string { return "input rejected: " + e.Failure.Error() }
+
+func (e *InputError) Unwrap() error { return e.Failure }
+
 // Log is where the command appends records: Kafka in production. done is
 // called once per record, with nil only when the record is durably
 // acknowledged.
@@ -41,9 +58,17 @@ type Encoder interface {
 
 // Command is one upload.
 type Command struct {
-	Body      io.Reader
-	Format    string // "ndjson" (the default)
-	Profile   string // profile name, "generic" by default
+	Body io.Reader
+	// ContentEncoding is the body's compression (gzip, zstd, identity);
+	// empty means recognise it by magic bytes.
+	ContentEncoding string
+	// Format is one of Formats, or "" / "auto" to recognise it.
+	Format string
+	// Delimiter overrides the CSV/TSV field delimiter.
+	Delimiter rune
+	// Profile names the mapping profile; empty chooses one per record by
+	// format and record facts (for example the Zeek log path).
+	Profile   string
 	Source    string
 	File      string
 	Actor     events.Actor
@@ -65,6 +90,7 @@ type Reject struct {
 // Rows == Accepted + Rejected + Duplicates.
 type Result struct {
 	BatchID    string   `json:"batch_id"`
+	Format     string   `json:"format"`
 	Rows       int64    `json:"rows"`
 	Accepted   int64    `json:"accepted"`
 	Rejected   int64    `json:"rejected"`
@@ -78,19 +104,26 @@ type Result struct {
 
 // Options configure a Handler.
 type Options struct {
-	PeerID         string
-	EventsTopic    string
-	RejectsTopic   string
-	MaxLineBytes   int
-	MaxRejectList  int
+	PeerID        string
+	EventsTopic   string
+	RejectsTopic  string
+	MaxLineBytes  int // deprecated by Limits.MaxLineBytes; kept as its default
+	MaxRejectList int
+	// Limits bound what one record may cost; Decompress what a compressed
+	// body may cost.
+	Limits         format.Limits
+	Decompress     decompress.Limits
 	Classification string // of ingested events until annotated; the highest level by default
 	PolicyVersion  string
 	// DuplicateWindow bounds the memory used to recognise repeated records
 	// within a batch: the digests of this many distinct records are kept.
 	DuplicateWindow int
 	Profiles        map[string]*Profile
-	Clock           *events.Clock
-	Now             func() time.Time
+	// Progress, when set, is told the running counts of a batch every
+	// progressEvery rows.
+	Progress func(batchID string, r Result)
+	Clock    *events.Clock
+	Now      func() time.Time
 }
 
 // PolicyVersion of the built-in field policy: keep the observables and
@@ -109,6 +142,10 @@ func New(log Log, enc Encoder, o Options) (*Handler, error) {
 	if o.MaxLineBytes <= 0 {
 		o.MaxLineBytes = 1 << 20
 	}
+	if o.Limits.MaxLineBytes == 0 {
+		o.Limits.MaxLineBytes = o.MaxLineBytes
+	}
+	o.Limits = o.Limits.WithDefaults()
 	if o.DuplicateWindow <= 0 {
 		o.DuplicateWindow = 1 << 20
 	}
@@ -142,20 +179,14 @@ func New(log Log, enc Encoder, o Options) (*Handler, error) {
 }
 
 // Handle streams cmd.Body and returns the accounting of the batch. It returns
-// an error (and no accepted records) when the request as a whole fails.
+// an error (and no accepted records) when the request as a whole fails; an
+// *InputError when the input turned out bad part-way (what came before it is
+// in the log and counted).
 func (h *Handler) Handle(ctx context.Context, cmd Command) (Result, error) {
-	if cmd.Format == "" {
-		cmd.Format = "ndjson"
-	}
-	if cmd.Format != "ndjson" {
-		return Result{}, fmt.Errorf("%w: %q (supported: ndjson)", ErrUnsupportedFormat, cmd.Format)
-	}
-	if cmd.Profile == "" {
-		cmd.Profile = "generic"
-	}
-	profile, ok := h.opts.Profiles[cmd.Profile]
-	if !ok {
-		return Result{}, fmt.Errorf("%w: %q", ErrUnknownProfile, cmd.Profile)
+	if cmd.Profile != "" {
+		if _, ok := h.opts.Profiles[cmd.Profile]; !ok {
+			return Result{}, fmt.Errorf("%w: %q", ErrUnknownProfile, cmd.Profile)
+		}
 	}
 	if cmd.BatchID == "" || cmd.Actor.Subject == "" || cmd.RequestID == "" {
 		return Result{}, fmt.Errorf("%w: batch id, actor and request id are required", ErrBadRequest)
@@ -163,23 +194,43 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) (Result, error) {
 	if cmd.Source == "" {
 		cmd.Source = "upload"
 	}
+	reader, formatName, closeInput, err := h.openInput(cmd)
+	if err != nil {
+		var f *format.Failure
+		if errors.As(err, &f) {
+			return Result{}, &InputError{Failure: f}
+		}
+		return Result{}, err
+	}
+	defer closeInput()
+	cmd.Format = formatName
 
-	b := &batch{h: h, cmd: cmd, profile: profile, ctx: ctx, seen: map[[16]byte]struct{}{}}
+	b := &batch{h: h, cmd: cmd, ctx: ctx, seen: map[[16]byte]struct{}{}, profiles: map[string]*Profile{}}
 	b.res.BatchID = cmd.BatchID
-	lines := newLineReader(cmd.Body, h.opts.MaxLineBytes)
+	b.res.Format = formatName
 	for {
-		rec, err := lines.Next()
+		rec, err := reader.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			b.wait()
+			if lerr := b.err(); lerr != nil {
+				return b.res, fmt.Errorf("%w: %v", ErrLogUnavailable, lerr)
+			}
+			var f *format.Failure
+			if errors.As(err, &f) {
+				return b.res, &InputError{Failure: f, Result: b.res}
+			}
 			return b.res, fmt.Errorf("reading upload: %w", err)
 		}
 		b.res.Rows++
 		b.record(rec)
 		if b.failed() {
 			break
+		}
+		if h.opts.Progress != nil && b.res.Rows%progressEvery == 0 {
+			h.opts.Progress(cmd.BatchID, b.res)
 		}
 	}
 	b.wait()
@@ -189,38 +240,39 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) (Result, error) {
 	return b.res, nil
 }
 
+// progressEvery is how often (in rows) Options.Progress is told.
+const progressEvery = 10000
+
 // batch is the state of one Handle call.
 type batch struct {
-	h       *Handler
-	cmd     Command
-	profile *Profile
-	ctx     context.Context
-	res     Result
-	seen    map[[16]byte]struct{}
+	h        *Handler
+	cmd      Command
+	ctx      context.Context
+	res      Result
+	seen     map[[16]byte]struct{}
+	profiles map[string]*Profile // chosen profile by format facts
 
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	firstErr error
 }
 
-func (b *batch) record(rec rawRecord) {
-	if rec.TooLong {
-		b.reject(rec, "line_too_long", fmt.Sprintf("line longer than %d bytes", b.h.opts.MaxLineBytes))
+func (b *batch) record(rec format.Record) {
+	if rec.Reject != nil {
+		b.reject(rec, rec.Reject.Code, rec.Reject.Reason)
 		return
 	}
-	sum := sha256.Sum256(rec.Data)
-	var digest [16]byte
-	copy(digest[:], sum[:16])
+	digest := recordDigest(rec.Fields)
 	if _, dup := b.seen[digest]; dup {
 		b.res.Duplicates++
 		return
 	}
-	obj, err := parseObject(rec.Data)
-	if err != nil {
-		b.reject(rec, "invalid_json", err.Error())
+	profile := b.profileFor(rec.Meta)
+	if profile == nil {
+		b.reject(rec, "no_profile", fmt.Sprintf("no mapping profile for %s records%s; name one with the profile parameter", b.cmd.Format, describeMeta(rec.Meta)))
 		return
 	}
-	m, err := mapRecord(b.profile, obj, b.h.opts.Now())
+	m, err := mapRecord(profile, rec.Fields, b.h.opts.Now())
 	if err != nil {
 		var me *mappingError
 		if errors.As(err, &me) {
@@ -276,7 +328,7 @@ func (b *batch) record(rec rawRecord) {
 	b.res.Events += int64(n)
 }
 
-func (b *batch) reject(rec rawRecord, code, reason string) {
+func (b *batch) reject(rec format.Record, code, reason string) {
 	b.res.Rejected++
 	if len(b.res.Rejects) < b.h.opts.MaxRejectList {
 		b.res.Rejects = append(b.res.Rejects, Reject{Line: rec.Line, ByteOffset: rec.Offset, Code: code, Reason: reason})
@@ -343,3 +395,71 @@ func (b *batch) err() error {
 }
 
 func (b *batch) wait() { b.wg.Wait() }
+
+// profileFor chooses the profile of a record: the one the upload names, else
+// the most specific whose match fits the format and the record's facts.
+func (b *batch) profileFor(meta map[string]string) *Profile {
+	if b.cmd.Profile != "" {
+		return b.h.opts.Profiles[b.cmd.Profile]
+	}
+	key := describeMeta(meta)
+	if p, ok := b.profiles[key]; ok {
+		return p
+	}
+	var best *Profile
+	for _, p := range b.h.opts.Profiles {
+		if !p.Matches(b.cmd.Format, meta) {
+			continue
+		}
+		if best == nil || p.specificity() > best.specificity() ||
+			(p.specificity() == best.specificity() && p.Name < best.Name) {
+			best = p
+		}
+	}
+	b.profiles[key] = best
+	return best
+}
+
+// describeMeta renders record facts for messages and cache keys (format
+// facts such as a Zeek path are not personal data).
+func describeMeta(meta map[string]string) string {
+	if len(meta) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&sb, " %s=%s", k, safeFact(meta[k]))
+	}
+	return " with" + sb.String()
+}
+
+// safeFact keeps a format fact printable and short.
+func safeFact(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// recordDigest identifies a record's content for duplicate detection.
+func recordDigest(fields map[string]any) [16]byte {
+	h := sha256.New()
+	b, err := json.Marshal(fields)
+	if err != nil {
+		b = []byte(fmt.Sprint(fields))
+	}
+	h.Write(b)
+	var d [16]byte
+	copy(d[:], h.Sum(nil))
+	return d
+}

@@ -169,30 +169,6 @@ func TestDeterministicEventIDs(t *testing.T) {
 	}
 }
 
-func TestLineReader(t *testing.T) {
-	input := "a\r\n\n" + strings.Repeat("x", 50) + "\nbb\n   \nlast"
-	lr := newLineReader(strings.NewReader(input), 10)
-	var got []string
-	for {
-		r, err := lr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.TooLong {
-			got = append(got, fmt.Sprintf("%d@%d:TOO-LONG", r.Line, r.Offset))
-		} else {
-			got = append(got, fmt.Sprintf("%d@%d:%s", r.Line, r.Offset, r.Data))
-		}
-	}
-	want := "[1@0:a 3@4:TOO-LONG 4@55:bb 6@62:last]"
-	if fmt.Sprint(got) != want {
-		t.Fatalf("got %v want %s", got, want)
-	}
-}
-
 // A 100 MB line costs no more memory than the line limit.
 func TestHugeLineIsRejectedWithBoundedMemory(t *testing.T) {
 	h, _ := newHandler(t, &memLog{})
@@ -233,9 +209,15 @@ func TestProfileValidation(t *testing.T) {
 	}
 }
 
-// FuzzIngestNDJSON: whatever the bytes, Handle does not panic and every row
-// is counted exactly once.
-func FuzzIngestNDJSON(f *testing.F) {
+// FuzzIngest: whatever the bytes and format (sniffed), Handle does not
+// panic, fails only as a whole-input failure or an unrecognised format, and
+// every row read is counted exactly once, with a reject on the topic for
+// each rejected row.
+func FuzzIngest(f *testing.F) {
+	f.Add([]byte("#separator \\x09\n#fields\tts\tid.orig_h\n#types\ttime\taddr\n1.5\t192.0.2.1\n"))
+	f.Add([]byte("CEF:0|a|b|1|2|n|3|src=192.0.2.1 dst=192.0.2.2 dpt=443\n"))
+	f.Add([]byte("src_ip,dst_ip\n192.0.2.1,192.0.2.2\n\"unclosed,x\n"))
+	f.Add([]byte(`{"timestamp":"2026-01-01T00:00:00Z","event_type":"flow","src_ip":"192.0.2.1","dest_ip":"192.0.2.2"}`))
 	f.Add([]byte(`{"src_ip":"192.0.2.1","dst_ip":"::1"}` + "\n" + `{"query":"a.b","answers":"1.2.3.4"}`))
 	f.Add([]byte("\xff\xfe{\"src_ip\":\n\r\n[]"))
 	f.Add([]byte(`{"url":"http://[::1]:80/%zz","sha256":"ABC"}`))
@@ -243,14 +225,22 @@ func FuzzIngestNDJSON(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	log := &memLog{}
+	h, err := New(log, codec, Options{PeerID: "fuzz", EventsTopic: "ev", RejectsTopic: "rej", MaxLineBytes: 256})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		log := &memLog{}
-		h, err := New(log, codec, Options{PeerID: "fuzz", EventsTopic: "ev", RejectsTopic: "rej", MaxLineBytes: 256})
-		if err != nil {
-			t.Fatal(err)
-		}
+		log.records = nil
 		res, err := h.Handle(context.Background(), Command{Body: bytes.NewReader(data), Actor: events.Actor{Subject: "s"}, RequestID: "r", BatchID: "b"})
-		if err != nil {
+		var inErr *InputError
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrUnsupportedFormat):
+			return
+		case errors.As(err, &inErr):
+			res = inErr.Result
+		default:
 			t.Fatal(err)
 		}
 		if res.Rows != res.Accepted+res.Rejected+res.Duplicates {

@@ -66,7 +66,11 @@ func mapRecord(p *Profile, rec map[string]any, now time.Time) (mapped, error) {
 		if !ok {
 			return m, &mappingError{"invalid_timestamp", fmt.Sprintf("field %s is not a timestamp", f)}
 		}
-		t, err := timestamp.Parse(s, time.UTC)
+		loc := p.loc
+		if loc == nil {
+			loc = time.UTC
+		}
+		t, err := timestamp.Parse(s, loc, timestamp.WithReference(now))
 		if err != nil {
 			return m, &mappingError{"invalid_timestamp", fmt.Sprintf("field %s is not a recognised timestamp", f)}
 		}
@@ -76,40 +80,53 @@ func mapRecord(p *Profile, rec map[string]any, now time.Time) (mapped, error) {
 
 	byName := map[string][]entity{}
 	seen := map[string]bool{}
-	for _, o := range p.Observables {
-		for _, f := range o.Fields {
-			v, ok := lookup(rec, f)
-			if !ok || v == nil {
-				continue
+	add := func(o ObservableOf, obs observable.Observable) {
+		e := entity{name: o.Name, key: obs.Key(), kind: string(obs.Kind), value: obs.Value}
+		if e.key == "" {
+			return
+		}
+		byName[o.Name] = append(byName[o.Name], e)
+		if !seen[e.key] {
+			seen[e.key] = true
+			m.entities = append(m.entities, e)
+		}
+		if e.kind == string(observable.KindURL) {
+			host, err := urlHost(obs.Value)
+			if err == nil && host.Key() != "" && !seen[host.Key()] {
+				he := entity{name: o.Name + ".host", key: host.Key(), kind: string(host.Kind), value: host.Value}
+				seen[he.key] = true
+				m.entities = append(m.entities, he)
+				m.relations = append(m.relations, newRelation(e, "CONTAINS", he, nil))
 			}
-			for _, raw := range values(v) {
-				if raw == "" || raw == "-" {
+		}
+	}
+	for _, o := range p.Observables {
+		raws, field := observableValues(o, rec)
+		if len(o.Hashes) > 0 {
+			obs, ok, err := hashedObservable(o, rec)
+			if err != nil {
+				if o.OnInvalid == "skip" {
 					continue
 				}
-				obs, err := canonical(o.Kind, raw)
-				if err != nil {
-					if o.OnInvalid == "skip" {
-						continue
-					}
-					return m, &mappingError{"invalid_observable", fmt.Sprintf("field %s is not a valid %s", f, o.Kind)}
-				}
-				e := entity{name: o.Name, key: obs.Key(), kind: string(obs.Kind), value: obs.Value}
-				byName[o.Name] = append(byName[o.Name], e)
-				if !seen[e.key] {
-					seen[e.key] = true
-					m.entities = append(m.entities, e)
-				}
-				if e.kind == string(observable.KindURL) {
-					host, err := urlHost(obs.Value)
-					if err == nil && !seen[host.Key()] {
-						he := entity{name: o.Name + ".host", key: host.Key(), kind: string(host.Kind), value: host.Value}
-						seen[he.key] = true
-						m.entities = append(m.entities, he)
-						m.relations = append(m.relations, newRelation(e, "CONTAINS", he, nil))
-					}
-				}
+				return m, &mappingError{"invalid_observable", fmt.Sprintf("hashes of %s are not valid", o.Name)}
 			}
-			break // the first field present wins
+			if ok {
+				add(o, obs)
+			}
+			continue
+		}
+		for _, raw := range raws {
+			if raw == "" || raw == "-" {
+				continue
+			}
+			obs, err := canonical(o.Kind, raw)
+			if err != nil {
+				if o.OnInvalid == "skip" {
+					continue
+				}
+				return m, &mappingError{"invalid_observable", fmt.Sprintf("field %s is not a valid %s", field, o.Kind)}
+			}
+			add(o, obs)
 		}
 	}
 	for _, r := range p.Relations {
@@ -138,6 +155,62 @@ func mapRecord(p *Profile, rec map[string]any, now time.Time) (mapped, error) {
 	return m, nil
 }
 
+// observableValues returns the raw values of an observable in a record and
+// the field they came from.
+func observableValues(o ObservableOf, rec map[string]any) ([]string, string) {
+	if o.Template != "" {
+		missing := false
+		v := templateField.ReplaceAllStringFunc(o.Template, func(ref string) string {
+			f := ref[1 : len(ref)-1]
+			x, ok := lookup(rec, f)
+			s, isScalar := scalar(x)
+			if !ok || !isScalar || s == "" || s == "-" {
+				missing = true
+			}
+			return s
+		})
+		if missing {
+			return nil, o.Name
+		}
+		return []string{v}, o.Name
+	}
+	for _, f := range o.Fields {
+		if v, ok := lookup(rec, f); ok && v != nil {
+			return values(v, o.Kind == "ip" || o.Kind == "ipv4-addr" || o.Kind == "ipv6-addr" || o.Kind == "domain-name"), f
+		}
+	}
+	return nil, ""
+}
+
+// hashedObservable builds one file or certificate from the hash fields a
+// record holds; ok is false when it holds none.
+func hashedObservable(o ObservableOf, rec map[string]any) (observable.Observable, bool, error) {
+	hashes := map[string]string{}
+	for alg, fields := range o.Hashes {
+		for _, f := range fields {
+			if v, ok := lookup(rec, f); ok {
+				if s, ok := scalar(v); ok && s != "" && s != "-" {
+					hashes[alg] = strings.ReplaceAll(s, ":", "")
+					break
+				}
+			}
+		}
+	}
+	if len(hashes) == 0 {
+		return observable.Observable{}, false, nil
+	}
+	var (
+		obs observable.Observable
+		err error
+	)
+	if o.Kind == string(observable.KindX509Certificate) {
+		obs, err = observable.NewX509Certificate(hashes, "")
+	} else {
+		obs, err = observable.NewFile(hashes, "")
+	}
+	return obs, err == nil, err
+}
+
 func newRelation(from entity, typ string, to entity, attrs []events.Attribute) relation {
 	return relation{key: observable.RelationKey(from.key, typ, to.key), typ: typ, from: from, to: to, attrs: attrs}
 }
@@ -162,8 +235,9 @@ func urlHost(canonicalURL string) (observable.Observable, error) {
 	return observable.Canonicalize(observable.KindDomainName, h)
 }
 
-// values flattens a field to the strings it holds (arrays give several).
-func values(v any) []string {
+// values flattens a field to the strings it holds: arrays give several, and
+// so does a comma-separated list when split is set (address and name lists).
+func values(v any, split bool) []string {
 	switch x := v.(type) {
 	case []any:
 		out := make([]string, 0, len(x))
@@ -174,7 +248,7 @@ func values(v any) []string {
 		}
 		return out
 	case string:
-		if strings.Contains(x, ",") && !strings.Contains(x, "://") {
+		if split && strings.Contains(x, ",") {
 			parts := strings.Split(x, ",")
 			for i := range parts {
 				parts[i] = strings.TrimSpace(parts[i])

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -18,18 +22,43 @@ var builtinProfiles embed.FS
 // relationships between them. It is declarative: users add their own as YAML
 // files without code.
 type Profile struct {
-	Name        string         `yaml:"name"`
-	Version     int            `yaml:"version"`
-	TimeFields  []string       `yaml:"time_fields"`
+	Name        string `yaml:"name"`
+	Version     int    `yaml:"version"`
+	Description string `yaml:"description"`
+	// Match says which records the profile is chosen for when an upload
+	// does not name one.
+	Match      Match    `yaml:"match"`
+	TimeFields []string `yaml:"time_fields"`
+	// TimeZone is the IANA zone of timestamps that carry none (UTC if empty).
+	TimeZone    string         `yaml:"time_zone"`
 	Observables []ObservableOf `yaml:"observables"`
 	Relations   []RelationOf   `yaml:"relations"`
+
+	loc *time.Location
+}
+
+// Match selects a profile by input format and the facts a format reports
+// about a record (format.Record.Meta, for example zeek.path or
+// eve.event_type). Empty means any.
+type Match struct {
+	Formats []string          `yaml:"formats"`
+	Meta    map[string]string `yaml:"meta"`
 }
 
 // ObservableOf names the fields that hold one observable.
 type ObservableOf struct {
-	Name   string   `yaml:"name"`
-	Kind   string   `yaml:"kind"`
+	Name string `yaml:"name"`
+	Kind string `yaml:"kind"`
+	// Fields are tried in order; the first present is used. A path segment
+	// "[]" walks every element of an array ("dns.answers[].rdata").
 	Fields []string `yaml:"fields"`
+	// Template builds the value from several fields ("http://{host}{uri}");
+	// the observable is absent unless every field it names is present.
+	Template string `yaml:"template"`
+	// Hashes, for kind file and x509-certificate, maps STIX hash names
+	// (MD5, SHA-1, SHA-256, SHA-512) to the fields holding them; they form
+	// one observable.
+	Hashes map[string][]string `yaml:"hashes"`
 	// OnInvalid is "reject" (the default: the record is rejected) or
 	// "skip" (the value is ignored, for fields that mix kinds).
 	OnInvalid string `yaml:"on_invalid"`
@@ -49,10 +78,15 @@ var (
 )
 
 // knownKinds are the kinds a profile may name; "ip" means IPv4 or IPv6.
+// Personal kinds (email-addr, user-account) are not offered until the PII
+// policy can pseudonymise them.
 var knownKinds = map[string]bool{
 	"ip": true, "ipv4-addr": true, "ipv6-addr": true, "domain-name": true, "url": true, "file": true,
-	"mac-addr": true,
+	"mac-addr": true, "host": true, "x509-certificate": true, "autonomous-system": true,
+	"alert-signature": true, "user-agent": true,
 }
+
+var templateField = regexp.MustCompile(`\{([^{}]+)\}`)
 
 // ParseProfile reads and validates a YAML profile, reporting every problem.
 func ParseProfile(b []byte) (*Profile, error) {
@@ -89,8 +123,23 @@ func (p *Profile) Validate() error {
 		if !knownKinds[o.Kind] {
 			bad("observable %q: unknown kind %q", o.Name, o.Kind)
 		}
-		if len(o.Fields) == 0 {
-			bad("observable %q: no fields", o.Name)
+		sources := 0
+		for _, n := range []int{len(o.Fields), len(o.Hashes)} {
+			if n > 0 {
+				sources++
+			}
+		}
+		if o.Template != "" {
+			sources++
+			if len(templateField.FindAllString(o.Template, -1)) == 0 {
+				bad("observable %q: template names no {field}", o.Name)
+			}
+		}
+		if sources != 1 {
+			bad("observable %q: needs exactly one of fields, template or hashes (no fields given, or several)", o.Name)
+		}
+		if len(o.Hashes) > 0 && o.Kind != "file" && o.Kind != "x509-certificate" {
+			bad("observable %q: hashes only for kinds file and x509-certificate", o.Name)
 		}
 		if o.OnInvalid != "" && o.OnInvalid != "reject" && o.OnInvalid != "skip" {
 			bad("observable %q: on_invalid must be reject or skip", o.Name)
@@ -115,7 +164,40 @@ func (p *Profile) Validate() error {
 	if len(p.Observables) == 0 {
 		bad("no observables")
 	}
+	p.loc = time.UTC
+	if p.TimeZone != "" {
+		loc, err := time.LoadLocation(p.TimeZone)
+		if err != nil {
+			bad("time_zone %q is not an IANA time zone", p.TimeZone)
+		} else {
+			p.loc = loc
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// LoadProfiles reads every *.yaml profile of dir (a user's own profiles).
+func LoadProfiles(dir string) (map[string]*Profile, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*Profile{}
+	var errs []error
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p, err := ParseProfile(b)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f, err))
+			continue
+		}
+		out[p.Name] = p
+	}
+	return out, errors.Join(errs...)
 }
 
 // BuiltinProfiles returns the profiles shipped with Heimdall, by name.
@@ -139,23 +221,70 @@ func BuiltinProfiles() (map[string]*Profile, error) {
 	return out, nil
 }
 
-// lookup finds a field of a record: a literal key first, then a dotted path.
+// Matches reports whether the profile is meant for a record of this format
+// with these facts.
+func (p *Profile) Matches(formatName string, meta map[string]string) bool {
+	if len(p.Match.Formats) > 0 && !slices.Contains(p.Match.Formats, formatName) {
+		return false
+	}
+	for k, v := range p.Match.Meta {
+		if meta[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// specificity orders candidate profiles: more conditions first.
+func (p *Profile) specificity() int {
+	n := len(p.Match.Meta) * 2
+	if len(p.Match.Formats) > 0 {
+		n++
+	}
+	return n
+}
+
+// lookup finds a field of a record: a literal key first, then a dotted path
+// in which "name[]" walks every element of an array (the result is then a
+// []any of what was found).
 func lookup(rec map[string]any, field string) (any, bool) {
 	if v, ok := rec[field]; ok {
 		return v, true
 	}
-	if !strings.Contains(field, ".") {
+	if !strings.ContainsAny(field, ".[") {
 		return nil, false
 	}
-	var cur any = rec
-	for _, part := range strings.Split(field, ".") {
+	return walk(rec, strings.Split(field, "."))
+}
+
+func walk(cur any, parts []string) (any, bool) {
+	for i, part := range parts {
 		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil, false
 		}
-		if cur, ok = m[part]; !ok {
+		name, each := strings.CutSuffix(part, "[]")
+		if cur, ok = m[name]; !ok {
 			return nil, false
 		}
+		if !each {
+			continue
+		}
+		arr, ok := cur.([]any)
+		if !ok {
+			return nil, false
+		}
+		var out []any
+		for _, el := range arr {
+			if v, ok := walk(el, parts[i+1:]); ok {
+				if vs, many := v.([]any); many {
+					out = append(out, vs...)
+				} else {
+					out = append(out, v)
+				}
+			}
+		}
+		return out, len(out) > 0
 	}
 	return cur, true
 }

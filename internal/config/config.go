@@ -76,9 +76,11 @@ type OIDC struct {
 
 // Ingest configures the ingest command's limits.
 type Ingest struct {
-	MaxBodyBytes  int64
-	MaxLineBytes  int
-	MaxRejectList int
+	SpoolDir        string
+	MaxDecompressed int64
+	MaxBodyBytes    int64
+	MaxLineBytes    int
+	MaxRejectList   int
 }
 
 // Projector configures the projectors.
@@ -111,7 +113,9 @@ var Vars = []Var{
 	{"HEIMDALL_POSTGRES_MAX_CONNS", "10", "Connection pool size."},
 	{"HEIMDALL_OIDC_ISSUER", "", "OIDC issuer URL (https) whose tokens the API accepts."},
 	{"HEIMDALL_OIDC_AUDIENCE", "heimdall-api", "Audience API access tokens must carry."},
-	{"HEIMDALL_INGEST_MAX_BODY_BYTES", "1073741824", "Largest accepted ingest body (decompressed)."},
+	{"HEIMDALL_INGEST_MAX_BODY_BYTES", "1073741824", "Largest accepted ingest body as sent (compressed or not)."},
+	{"HEIMDALL_INGEST_MAX_DECOMPRESSED_BYTES", "17179869184", "Largest decompressed size of a compressed body."},
+	{"HEIMDALL_INGEST_SPOOL_DIR", "", "Where asynchronous uploads wait, encrypted with a per-batch in-memory key (system temp dir if empty)."},
 	{"HEIMDALL_INGEST_MAX_LINE_BYTES", "1048576", "Longest accepted input line."},
 	{"HEIMDALL_INGEST_MAX_REJECT_LIST", "100", "Rejects listed in an ingest response (all go to the rejects topic)."},
 	{"HEIMDALL_PROJECTOR_BATCH_SIZE", "5000", "Most records a projector applies in one transaction."},
@@ -156,9 +160,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			Audience: r.str("HEIMDALL_OIDC_AUDIENCE"),
 		},
 		Ingest: Ingest{
-			MaxBodyBytes:  int64(r.intRange("HEIMDALL_INGEST_MAX_BODY_BYTES", 1024, 1<<50)),
-			MaxLineBytes:  r.intRange("HEIMDALL_INGEST_MAX_LINE_BYTES", 1024, 1<<30),
-			MaxRejectList: r.intRange("HEIMDALL_INGEST_MAX_REJECT_LIST", 0, 100000),
+			SpoolDir:        r.str("HEIMDALL_INGEST_SPOOL_DIR"),
+			MaxDecompressed: int64(r.intRange("HEIMDALL_INGEST_MAX_DECOMPRESSED_BYTES", 1024, 1<<50)),
+			MaxBodyBytes:    int64(r.intRange("HEIMDALL_INGEST_MAX_BODY_BYTES", 1024, 1<<50)),
+			MaxLineBytes:    r.intRange("HEIMDALL_INGEST_MAX_LINE_BYTES", 1024, 1<<30),
+			MaxRejectList:   r.intRange("HEIMDALL_INGEST_MAX_REJECT_LIST", 0, 100000),
 		},
 		Project:         Projector{BatchSize: r.intRange("HEIMDALL_PROJECTOR_BATCH_SIZE", 1, 1_000_000)},
 		ShutdownTimeout: r.duration("HEIMDALL_SHUTDOWN_TIMEOUT"),

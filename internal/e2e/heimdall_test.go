@@ -321,3 +321,12 @@ func (in *instance) get(path string, v any) int {
 	}
 	return resp.StatusCode
 }
+
+// allLogs returns the tail of every process log of the instance.
+func (in *instance) allLogs() string {
+	var b strings.Builder
+	for _, p := range in.procs {
+		fmt.Fprintf(&b, "--- %s\n%s\n", p.name, in.logs(p.name))
+	}
+	return b.String()
+}

@@ -78,7 +78,7 @@ func (in *instance) waitProjected(s *graphstore.Store, within time.Duration) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	in.t.Fatalf("projection did not reach the end of the log within %s: ends %v, projected %v", within, ends, got)
+	in.t.Fatalf("projection did not reach the end of the log within %s: ends %v, projected %v\n%s", within, ends, got, in.allLogs())
 }
 
 // flowLines generates n NDJSON flow records, each with its own source and

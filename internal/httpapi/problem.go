@@ -16,6 +16,11 @@ type Problem struct {
 	Detail    string `json:"detail,omitempty"`
 	Instance  string `json:"instance,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
+	// Code is a stable machine-readable reason (RFC 9457 extension member).
+	Code string `json:"code,omitempty"`
+	// Result carries the counts of an ingest that failed part-way: what was
+	// accepted before the failure is in the log.
+	Result any `json:"result,omitempty"`
 }
 
 func (p *Problem) Error() string { return p.Title + ": " + p.Detail }

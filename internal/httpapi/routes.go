@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/auth"
+	"github.com/heimdallhub/heimdall/internal/spool"
 	"github.com/heimdallhub/heimdall/projections/graph"
 )
 
@@ -39,20 +43,38 @@ type IngestResponse struct {
 	ingest.Result
 }
 
+// AcceptedResponse is the body of a 202 for an asynchronous ingest.
+type AcceptedResponse struct {
+	RequestID string `json:"request_id"`
+	BatchID   string `json:"batch_id"`
+	StatusURL string `json:"status_url"`
+	Bytes     int64  `json:"bytes_received"`
+}
+
+// ingest streams an upload through the ingest command. With
+// "Prefer: respond-async" the body is first spooled (encrypted) and the
+// answer is 202 with the batch's status URL.
 func (s *Server) ingest(c echo.Context) error {
 	p, ok := auth.FromContext(c.Request().Context())
 	if !ok || p.Subject == "" {
 		return problem(http.StatusUnauthorized, "a write needs an authenticated actor")
 	}
 	req := c.Request()
-	if enc := req.Header.Get(echo.HeaderContentEncoding); enc != "" && enc != "identity" {
-		return problem(http.StatusUnsupportedMediaType, fmt.Sprintf("content encoding %q is not supported", enc))
-	}
 	q := req.URL.Query()
-	for _, name := range []string{"source", "file", "format", "profile"} {
+	for _, name := range []string{"source", "file", "format", "profile", "delimiter"} {
 		if !validName.MatchString(q.Get(name)) {
 			return problem(http.StatusBadRequest, fmt.Sprintf("query parameter %s has characters outside [A-Za-z0-9._ /:@-] or is longer than 256", name))
 		}
+	}
+	var delim rune
+	switch d := q.Get("delimiter"); d {
+	case "":
+	case ",", ";", "|", ":":
+		delim = rune(d[0])
+	case "tab", "\\t":
+		delim = '\t'
+	default:
+		return problem(http.StatusBadRequest, "delimiter must be one of , ; | : tab")
 	}
 	batchID := req.Header.Get("Idempotency-Key")
 	if batchID == "" {
@@ -60,39 +82,175 @@ func (s *Server) ingest(c echo.Context) error {
 	} else if !validBatchID.MatchString(batchID) {
 		return problem(http.StatusBadRequest, "Idempotency-Key must be 8-128 characters of [A-Za-z0-9._-]")
 	}
-	body := http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes)
 	headers := traceHeaders(req.Context())
 	headers["heimdall.request_id"] = requestID(c)
-	res, err := s.opts.Ingest.Handle(req.Context(), ingest.Command{
-		Body:      body,
-		Format:    q.Get("format"),
-		Profile:   q.Get("profile"),
-		Source:    q.Get("source"),
-		File:      q.Get("file"),
-		Actor:     events.Actor{Subject: p.Subject, Issuer: p.Issuer},
-		RequestID: requestID(c),
-		BatchID:   batchID,
-		Headers:   headers,
-	})
-	var tooLarge *http.MaxBytesError
-	switch {
-	case err == nil:
-	case errors.As(err, &tooLarge):
-		return problem(http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes; nothing from this request was accepted", s.opts.MaxBodyBytes))
-	case errors.Is(err, ingest.ErrUnsupportedFormat), errors.Is(err, ingest.ErrUnknownProfile), errors.Is(err, ingest.ErrBadRequest):
-		return problem(http.StatusBadRequest, err.Error())
-	case errors.Is(err, ingest.ErrLogUnavailable):
-		s.log.Error("ingest not acknowledged", "request_id", requestID(c), "batch_id", batchID, "err", err)
-		return problem(http.StatusServiceUnavailable, "the event log did not acknowledge the batch; nothing from this request is reported accepted. Retry with the same Idempotency-Key: "+batchID)
-	default:
-		return fmt.Errorf("ingesting batch %s: %w", batchID, err)
+	cmd := ingest.Command{
+		ContentEncoding: req.Header.Get(echo.HeaderContentEncoding),
+		Format:          q.Get("format"),
+		Delimiter:       delim,
+		Profile:         q.Get("profile"),
+		Source:          q.Get("source"),
+		File:            q.Get("file"),
+		Actor:           events.Actor{Subject: p.Subject, Issuer: p.Issuer},
+		RequestID:       requestID(c),
+		BatchID:         batchID,
+		Headers:         headers,
 	}
-	s.log.Info("batch ingested", "request_id", requestID(c), "batch_id", res.BatchID, "rows", res.Rows,
-		"accepted", res.Accepted, "rejected", res.Rejected, "duplicates", res.Duplicates, "events", res.Events)
+	async := preferAsync(req.Header.Values("Prefer"))
+	status := ingest.BatchStatus{BatchID: batchID, State: ingest.StateProcessing, Async: async, Source: cmd.Source,
+		File: cmd.File, ActorSub: p.Subject, ActorIss: p.Issuer, RequestID: requestID(c)}
+	if async {
+		status.State = ingest.StateReceiving
+	}
+	if !s.opts.Batches.Begin(status) {
+		return problem(http.StatusConflict, "batch "+batchID+" is still being processed; poll /v1/batches/"+batchID)
+	}
+	if async {
+		return s.ingestAsync(c, cmd)
+	}
+	cmd.Body = http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes)
+	res, err := s.opts.Ingest.Handle(req.Context(), cmd)
+	if perr := s.ingestProblem(c, cmd, res, err); perr != nil {
+		return perr
+	}
 	if res.Rejects == nil {
 		res.Rejects = []ingest.Reject{}
 	}
 	return c.JSON(http.StatusOK, IngestResponse{RequestID: requestID(c), Result: res})
+}
+
+// ingestAsync spools the body, answers 202 and processes the batch after.
+func (s *Server) ingestAsync(c echo.Context, cmd ingest.Command) error {
+	sp, err := spool.Create(s.opts.SpoolDir, s.opts.MaxBodyBytes)
+	if err != nil {
+		s.opts.Batches.Finish(cmd.BatchID, ingest.Result{BatchID: cmd.BatchID}, "could not spool the upload")
+		return fmt.Errorf("spooling batch %s: %w", cmd.BatchID, err)
+	}
+	n, err := io.Copy(sp, c.Request().Body)
+	if err == nil {
+		err = sp.Seal()
+	}
+	if err != nil {
+		_ = sp.Remove()
+		if errors.Is(err, spool.ErrTooLarge) {
+			detail := fmt.Sprintf("body larger than %d bytes; nothing from this request was accepted", s.opts.MaxBodyBytes)
+			s.opts.Batches.Finish(cmd.BatchID, ingest.Result{BatchID: cmd.BatchID}, detail)
+			return problem(http.StatusRequestEntityTooLarge, detail)
+		}
+		s.opts.Batches.Finish(cmd.BatchID, ingest.Result{BatchID: cmd.BatchID}, "the upload was interrupted")
+		return problem(http.StatusBadRequest, "the upload was interrupted before its end; re-send it with the same Idempotency-Key")
+	}
+	body, err := sp.Open()
+	if err != nil {
+		_ = sp.Remove()
+		return fmt.Errorf("reading spool of batch %s: %w", cmd.BatchID, err)
+	}
+	cmd.Body = body
+	s.opts.Batches.Update(cmd.BatchID, ingest.StateProcessing, n, nil)
+	ctx := s.baseContext()
+	ctx = trace.ContextWithSpanContext(ctx, trace.SpanContextFromContext(c.Request().Context()))
+	go func() {
+		defer sp.Remove() //nolint:errcheck // best effort: the spool is unreadable without its in-memory key
+		res, err := s.opts.Ingest.Handle(ctx, cmd)
+		s.finishBatch(cmd, res, err)
+	}()
+	return c.JSON(http.StatusAccepted, AcceptedResponse{
+		RequestID: requestID(c), BatchID: cmd.BatchID, StatusURL: "/v1/batches/" + cmd.BatchID, Bytes: n,
+	})
+}
+
+// finishBatch records an asynchronous batch's outcome.
+func (s *Server) finishBatch(cmd ingest.Command, res ingest.Result, err error) {
+	detail := ""
+	if p := ingestError(cmd, err); p != nil {
+		detail = p.Detail
+		s.log.Error("batch failed", "request_id", cmd.RequestID, "batch_id", cmd.BatchID, "err", err)
+	} else {
+		s.log.Info("batch ingested", "request_id", cmd.RequestID, "batch_id", res.BatchID, "format", res.Format, "rows", res.Rows,
+			"accepted", res.Accepted, "rejected", res.Rejected, "duplicates", res.Duplicates, "events", res.Events)
+	}
+	s.opts.Batches.Finish(cmd.BatchID, res, detail)
+}
+
+// ingestProblem finishes a synchronous batch and maps its error.
+func (s *Server) ingestProblem(c echo.Context, cmd ingest.Command, res ingest.Result, err error) error {
+	s.finishBatch(cmd, res, err)
+	if p := ingestError(cmd, err); p != nil {
+		if p.Status == http.StatusInternalServerError {
+			return fmt.Errorf("ingesting batch %s: %w", cmd.BatchID, err)
+		}
+		return p
+	}
+	return nil
+}
+
+// ingestError maps an ingest error to a problem; nil for success.
+func ingestError(cmd ingest.Command, err error) *Problem {
+	var (
+		tooLarge *http.MaxBytesError
+		inErr    *ingest.InputError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return problem(http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit))
+	case errors.As(err, &inErr):
+		status := http.StatusBadRequest
+		switch inErr.Failure.Code {
+		case "too_large", "decompression_bomb":
+			status = http.StatusRequestEntityTooLarge
+		case "unsupported_encoding", "unsupported_format":
+			status = http.StatusUnsupportedMediaType
+		}
+		p := problem(status, inErr.Failure.Reason)
+		p.Code = inErr.Failure.Code
+		if inErr.Result.Rows > 0 {
+			r := inErr.Result
+			p.Result = &r
+			p.Detail += fmt.Sprintf(" (after %d rows: %d accepted, %d rejected, %d duplicates; re-sending with Idempotency-Key %s is safe)",
+				r.Rows, r.Accepted, r.Rejected, r.Duplicates, cmd.BatchID)
+		}
+		return p
+	case errors.Is(err, ingest.ErrUnsupportedFormat):
+		p := problem(http.StatusUnsupportedMediaType, err.Error())
+		p.Code = "unsupported_format"
+		return p
+	case errors.Is(err, ingest.ErrUnknownProfile), errors.Is(err, ingest.ErrBadRequest):
+		return problem(http.StatusBadRequest, err.Error())
+	case errors.Is(err, ingest.ErrLogUnavailable):
+		return problem(http.StatusServiceUnavailable, "the event log did not acknowledge the batch; nothing from this request is reported accepted. Retry with the same Idempotency-Key: "+cmd.BatchID)
+	}
+	return problem(http.StatusInternalServerError, "internal error; quote the request id to an operator")
+}
+
+// preferAsync reports whether a Prefer header asks for respond-async.
+func preferAsync(values []string) bool {
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), "respond-async") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// batch shows a batch's status to the actor that sent it.
+func (s *Server) batch(c echo.Context) error {
+	p, _ := auth.FromContext(c.Request().Context())
+	id := c.Param("id")
+	if !validBatchID.MatchString(id) {
+		return problem(http.StatusBadRequest, "not a batch id")
+	}
+	st, ok := s.opts.Batches.Get(id)
+	if !ok || st.ActorSub != p.Subject || st.ActorIss != p.Issuer {
+		return problem(http.StatusNotFound, "no batch with this id for this caller (batch status is kept by the process that handled it, until it restarts)")
+	}
+	if st.Result.Rejects == nil {
+		st.Result.Rejects = []ingest.Reject{}
+	}
+	return c.JSON(http.StatusOK, st)
 }
 
 func (s *Server) entity(c echo.Context) error {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 )
@@ -40,8 +42,13 @@ type Options struct {
 	// Tracer starts a span per request, continuing an incoming W3C
 	// traceparent; nil disables tracing.
 	Tracer trace.Tracer
-	// MaxBodyBytes bounds an ingest body after decoding.
+	// MaxBodyBytes bounds an ingest body as sent (compressed or not).
 	MaxBodyBytes int64
+	// Batches tracks ingest batches (required with Ingest).
+	Batches *ingest.Batches
+	// SpoolDir holds encrypted spools of asynchronous uploads (os.TempDir
+	// when empty).
+	SpoolDir string
 }
 
 // Server is the HTTP API.
@@ -49,6 +56,9 @@ type Server struct {
 	e    *echo.Echo
 	log  *slog.Logger
 	opts Options
+
+	ctxMu sync.Mutex
+	ctx   context.Context // the serving context: asynchronous batches stop with it
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -81,7 +91,11 @@ func New(o Options) *Server {
 	}
 	v1 := s.e.Group("/v1", s.authenticate)
 	if o.Ingest != nil {
+		if s.opts.Batches == nil {
+			s.opts.Batches = ingest.NewBatches(0)
+		}
 		v1.POST("/ingest", s.ingest)
+		v1.GET("/batches/:id", s.batch)
 	}
 	if o.Entities != nil {
 		v1.GET("/entities/:key", s.entity)
@@ -107,6 +121,9 @@ func (s *Server) Serve(ctx context.Context, addr string, tlsCfg *tls.Config, gra
 
 // ServeListener is Serve on an existing listener.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener, tlsCfg *tls.Config, grace time.Duration) error {
+	s.ctxMu.Lock()
+	s.ctx = ctx
+	s.ctxMu.Unlock()
 	srv := &http.Server{
 		Handler:           s.e,
 		TLSConfig:         tlsCfg,
@@ -167,6 +184,15 @@ func traceHeaders(ctx context.Context) map[string]string {
 	h := map[string]string{}
 	telemetry.Propagator.Inject(ctx, propagation.MapCarrier(h))
 	return h
+}
+
+func (s *Server) baseContext() context.Context {
+	s.ctxMu.Lock()
+	defer s.ctxMu.Unlock()
+	if s.ctx == nil {
+		return context.Background()
+	}
+	return s.ctx
 }
 
 func requestID(c echo.Context) string {

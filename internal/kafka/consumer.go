@@ -64,6 +64,9 @@ func (g *GroupConsumer) runOnce(ctx context.Context) error {
 	cl, err := NewClient(g.Config,
 		kgo.ConsumerGroup(g.Group),
 		kgo.ConsumeTopics(g.Topic),
+		// A crashed member's partitions move on after 10s rather than 45s.
+		kgo.SessionTimeout(10*time.Second),
+		kgo.HeartbeatInterval(2*time.Second),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.DisableAutoCommit(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -74,7 +77,7 @@ func (g *GroupConsumer) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	defer closeGroupClient(cl, g.Logger)
 	batch := g.BatchSize
 	if batch <= 0 {
 		batch = 5000
@@ -106,6 +109,24 @@ func (g *GroupConsumer) runOnce(ctx context.Context) error {
 			cl.CommitRecords(context.WithoutCancel(ctx), recs...) //nolint:errcheck // offsets of record live in the handler's store
 		}
 		cl.AllowRebalance()
+	}
+}
+
+// closeGroupClient leaves the group and closes the client, but never blocks
+// shutdown for long: a leave racing a join in progress can wait on the
+// broker, and the group notices a vanished member by its session timeout.
+func closeGroupClient(cl *kgo.Client, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := cl.LeaveGroupContext(ctx); err != nil {
+		log.Warn("leaving the consumer group", "err", err)
+	}
+	done := make(chan struct{})
+	go func() { cl.CloseAllowingRebalance(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		log.Warn("kafka client close timed out; exiting without it")
 	}
 }
 

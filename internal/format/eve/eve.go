@@ -1,0 +1,91 @@
+package eve
+
+import (
+	"encoding/json"
+	"io"
+	"strconv"
+
+	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/ndjson"
+)
+
+// Meta keys.
+const (
+	// MetaEventType holds the record's "event_type" (alert, dns, http, tls,
+	// flow, fileinfo, ...).
+	MetaEventType = "eve.event_type"
+	// MetaDNSVersion is set when the record has a "dns" object: "3" for the
+	// Suricata 8 layout (dns.queries[], dns.answers[]), "2" for the flat
+	// layout of Suricata 4-7 (dns.rrname, dns.rrtype, dns.answers[] or
+	// dns.grouped, or one record per answer with dns.rdata), "1" when the
+	// record says "version":1. An explicit dns.version wins.
+	MetaDNSVersion = "eve.dns.version"
+)
+
+type reader struct {
+	lr  *lineReader
+	lim format.Limits
+	err error
+}
+
+// NewReader reads Suricata EVE JSON from r: one JSON object per line,
+// parsed strictly by ndjson.ParseObject. A line without a string
+// "event_type" is rejected not_eve.
+func NewReader(r io.Reader, lim format.Limits) format.Reader {
+	lim = lim.WithDefaults()
+	return &reader{lr: newLineReader(r, lim.MaxLineBytes), lim: lim}
+}
+
+func (e *reader) Next() (format.Record, error) {
+	if e.err != nil {
+		return format.Record{}, e.err
+	}
+	for {
+		ln, err := e.lr.next()
+		if err != nil {
+			e.err = err
+			return format.Record{}, err
+		}
+		rec := format.Record{Line: ln.num, Offset: ln.off}
+		if ln.tooLong {
+			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.num, e.lim.MaxLineBytes)
+			return rec, nil
+		}
+		if isBlank(ln.b) {
+			continue // blank line: documented as skipped
+		}
+		obj, rej := ndjson.ParseObject(ln.b, e.lim)
+		if rej != nil {
+			rec.Reject = format.Rejectf(rej.Code, "line %d: %s", ln.num, rej.Reason)
+			return rec, nil
+		}
+		et, ok := obj["event_type"].(string)
+		if !ok || et == "" {
+			rec.Reject = format.Rejectf("not_eve", "line %d: no string event_type", ln.num)
+			return rec, nil
+		}
+		rec.Fields = obj
+		rec.Meta = map[string]string{MetaEventType: et}
+		if v := dnsVersion(obj); v != "" {
+			rec.Meta[MetaDNSVersion] = v
+		}
+		return rec, nil
+	}
+}
+
+// dnsVersion classifies the layout of the record's "dns" object.
+func dnsVersion(obj map[string]any) string {
+	dns, ok := obj["dns"].(map[string]any)
+	if !ok {
+		return ""
+	}
+	if n, ok := dns["version"].(json.Number); ok {
+		if v, err := strconv.Atoi(string(n)); err == nil && v >= 1 && v <= 9 {
+			return strconv.Itoa(v)
+		}
+	}
+	if _, ok := dns["queries"]; ok {
+		return "3"
+	}
+	return "2"
+}

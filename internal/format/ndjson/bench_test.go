@@ -1,0 +1,63 @@
+package ndjson
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/heimdallhub/heimdall/internal/format"
+)
+
+// benchInput generates about size bytes of EVE-like NDJSON records.
+func benchInput(size int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, `{"timestamp":"2024-05-01T12:%02d:%02d.%06d+0000","flow_id":%d,"event_type":"dns","src_ip":"10.0.%d.%d","src_port":%d,"dest_ip":"192.0.2.%d","dest_port":53,"proto":"UDP","dns":{"type":"query","id":%d,"rrname":"host%d.example.com","rrtype":"A","tx_id":0,"opcode":0},"tags":["a","b"],"score":%d.%d}`+"\n",
+			i/60%60, i%60, i%1000000, 1000000000000+i, i/256%256, i%256, 1024+i%60000, i%256, i%65536, i, i%100, i%10)
+	}
+	return b.Bytes()
+}
+
+func BenchmarkNDJSON(b *testing.B) {
+	in := benchInput(10 << 20)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	records := 0
+	for b.Loop() {
+		r := NewReader(bytes.NewReader(in), format.Limits{})
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil || rec.Reject != nil {
+				b.Fatal(err, rec.Reject)
+			}
+			records++
+		}
+	}
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+}
+
+func BenchmarkArray(b *testing.B) {
+	lines := bytes.Split(bytes.TrimSpace(benchInput(10<<20)), []byte("\n"))
+	in := append(append([]byte("[\n"), bytes.Join(lines, []byte(",\n"))...), "\n]\n"...)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	records := 0
+	for b.Loop() {
+		r := NewArrayReader(bytes.NewReader(in), format.Limits{})
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil || rec.Reject != nil {
+				b.Fatal(err, rec.Reject)
+			}
+			records++
+		}
+	}
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+}

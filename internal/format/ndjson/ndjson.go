@@ -1,0 +1,63 @@
+package ndjson
+
+import (
+	"io"
+
+	"github.com/heimdallhub/heimdall/internal/format"
+)
+
+// Reject and failure codes of the readers, besides those of ParseObject.
+const (
+	CodeLineTooLong   = "line_too_long"   // Reject: NDJSON line over MaxLineBytes
+	CodeRecordTooLong = "record_too_long" // Reject: array element over MaxRecordBytes
+	CodeNotAnArray    = "not_an_array"    // Failure: NewArrayReader input is not an array
+	CodeTruncated     = "truncated"       // Failure: input ends inside the array
+	CodeReadError     = "read_error"      // Failure: the underlying reader failed
+)
+
+// NewReader returns a Reader of the NDJSON input r: one record per non-blank
+// line, each line parsed by ParseObject. See the package documentation.
+func NewReader(r io.Reader, lim format.Limits) format.Reader {
+	lim = lim.WithDefaults()
+	return &reader{lines: newLineReader(r, lim.MaxLineBytes), lim: lim, cache: newCache()}
+}
+
+type reader struct {
+	lines *lineReader
+	lim   format.Limits
+	cache cache
+	err   error
+}
+
+// Next implements format.Reader.
+func (r *reader) Next() (format.Record, error) {
+	if r.err != nil {
+		return format.Record{}, r.err
+	}
+	for {
+		ln, err := r.lines.next()
+		if err != nil {
+			r.err = readFailure(err, r.lines.offset)
+			return format.Record{}, r.err
+		}
+		if ln.Blank {
+			continue
+		}
+		rec := format.Record{Line: ln.Num, Offset: ln.Offset}
+		if ln.TooLong {
+			rec.Reject = format.Rejectf(CodeLineTooLong, "line is longer than %d bytes", r.lim.MaxLineBytes)
+			return rec, nil
+		}
+		rec.Fields, rec.Reject, _ = r.cache.parseObject(ln.Data, r.lim)
+		return rec, nil
+	}
+}
+
+// readFailure turns an error of the underlying reader into the error Next
+// returns: io.EOF and *format.Failure as they are, anything else wrapped.
+func readFailure(err error, offset int64) error {
+	if err == io.EOF || format.IsFailure(err) {
+		return err
+	}
+	return format.Failf(CodeReadError, err, "reading the input failed at byte %d", offset)
+}
