@@ -168,6 +168,22 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			defer cancel()
 			b.producer.Close(ctx)
 		})
+		profiles, err := ingest.BuiltinProfiles()
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		if cfg.Ingest.ProfilesDir != "" {
+			own, err := ingest.LoadProfiles(cfg.Ingest.ProfilesDir)
+			if err != nil {
+				b.close()
+				return nil, fmt.Errorf("loading profiles from HEIMDALL_PROFILES_DIR: %w", err)
+			}
+			for name, p := range own {
+				profiles[name] = p
+			}
+			log.Info("profiles loaded", "dir", cfg.Ingest.ProfilesDir, "count", len(own))
+		}
 		b.batches = ingest.NewBatches(0)
 		h, err := ingest.New(b.producer, codec, ingest.Options{
 			PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, RejectsTopic: cfg.Kafka.RejectsTopic,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -252,32 +253,37 @@ func FuzzIngest(f *testing.F) {
 	})
 }
 
-// BenchmarkParseMapEncode measures the command without the broker: NDJSON
-// parsing, mapping, canonicalisation and Avro encoding.
-func BenchmarkParseMapEncode(b *testing.B) {
-	var buf bytes.Buffer
-	n := 20000
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&buf, `{"ts":"2026-11-20T08:15:02Z","src_ip":"10.%d.%d.%d","dst_ip":"192.0.2.%d","dst_port":443,"proto":"tcp","query":"host%d.example.com","answers":["198.51.100.%d"]}`+"\n",
-			i>>16&255, i>>8&255, i&255, i%250, i, i%250)
-	}
-	data := buf.Bytes()
-	codec, _ := events.NewCodec()
-	h, _ := New(discardLog{}, codec, Options{PeerID: "bench", EventsTopic: "ev", RejectsTopic: "rej"})
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		res, err := h.Handle(context.Background(), Command{Body: bytes.NewReader(data), Actor: events.Actor{Subject: "s"}, RequestID: "r", BatchID: fmt.Sprint("b", i)})
-		if err != nil || res.Accepted != int64(n) {
-			b.Fatal(err, res.Accepted)
-		}
-	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
-}
-
 type discardLog struct{}
 
 func (discardLog) Append(_ context.Context, _ string, _, _ []byte, _ map[string]string, done func(error)) {
 	done(nil)
+}
+
+func TestUserProfiles(t *testing.T) {
+	dir := t.TempDir()
+	prof := "name: my-proxy\nversion: 1\nmatch: {formats: [csv]}\nobservables:\n  - {name: client, kind: ip, fields: [client]}\n  - {name: site, kind: domain-name, fields: [site]}\nrelations:\n  - {from: client, type: VISITED, to: site}\n"
+	if err := os.WriteFile(dir+"/my-proxy.yaml", []byte(prof), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	own, err := LoadProfiles(dir)
+	if err != nil || own["my-proxy"] == nil {
+		t.Fatalf("%v %v", own, err)
+	}
+	log := &memLog{}
+	codec, _ := events.NewCodec()
+	h, err := New(log, codec, Options{PeerID: "p", EventsTopic: "ev", RejectsTopic: "rej", Profiles: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cmd("client,site\n192.0.2.7,Example.ORG\n")
+	res, err := h.Handle(context.Background(), c)
+	if err != nil || res.Accepted != 1 || res.Format != "csv" || res.Events != 3 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if err := os.WriteFile(dir+"/bad.yaml", []byte("name: bad\nversion: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadProfiles(dir); err == nil || !strings.Contains(err.Error(), "bad.yaml") {
+		t.Fatalf("invalid profile file accepted: %v", err)
+	}
 }

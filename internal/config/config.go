@@ -76,6 +76,7 @@ type OIDC struct {
 
 // Ingest configures the ingest command's limits.
 type Ingest struct {
+	ProfilesDir     string
 	SpoolDir        string
 	MaxDecompressed int64
 	MaxBodyBytes    int64
@@ -115,6 +116,7 @@ var Vars = []Var{
 	{"HEIMDALL_OIDC_AUDIENCE", "heimdall-api", "Audience API access tokens must carry."},
 	{"HEIMDALL_INGEST_MAX_BODY_BYTES", "1073741824", "Largest accepted ingest body as sent (compressed or not)."},
 	{"HEIMDALL_INGEST_MAX_DECOMPRESSED_BYTES", "17179869184", "Largest decompressed size of a compressed body."},
+	{"HEIMDALL_PROFILES_DIR", "", "Folder of your own mapping profiles (*.yaml); a profile named like a built-in one replaces it."},
 	{"HEIMDALL_INGEST_SPOOL_DIR", "", "Where asynchronous uploads wait, encrypted with a per-batch in-memory key (system temp dir if empty)."},
 	{"HEIMDALL_INGEST_MAX_LINE_BYTES", "1048576", "Longest accepted input line."},
 	{"HEIMDALL_INGEST_MAX_REJECT_LIST", "100", "Rejects listed in an ingest response (all go to the rejects topic)."},
@@ -160,6 +162,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			Audience: r.str("HEIMDALL_OIDC_AUDIENCE"),
 		},
 		Ingest: Ingest{
+			ProfilesDir:     r.str("HEIMDALL_PROFILES_DIR"),
 			SpoolDir:        r.str("HEIMDALL_INGEST_SPOOL_DIR"),
 			MaxDecompressed: int64(r.intRange("HEIMDALL_INGEST_MAX_DECOMPRESSED_BYTES", 1024, 1<<50)),
 			MaxBodyBytes:    int64(r.intRange("HEIMDALL_INGEST_MAX_BODY_BYTES", 1024, 1<<50)),
