@@ -147,7 +147,7 @@ func New(log Log, enc Encoder, o Options) (*Handler, error) {
 	}
 	o.Limits = o.Limits.WithDefaults()
 	if o.DuplicateWindow <= 0 {
-		o.DuplicateWindow = 1 << 20
+		o.DuplicateWindow = 1 << 18
 	}
 	if o.Classification == "" {
 		o.Classification = "TOP SECRET"

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -70,5 +73,66 @@ func BenchmarkPipeline(b *testing.B) {
 		b.ReportMetric(float64(projRSS)/(1<<20), "projector_peak_rss_MiB")
 		b.Logf("%d records (%.1f MB, %d events) uploaded in %s; %d vertices + %d edges projected in %s",
 			n, float64(len(data))/1e6, res.Events, upload.Round(time.Millisecond), v, e, project.Round(time.Millisecond))
+	}
+}
+
+// dumpReader generates an NDJSON firewall export of about size bytes: each
+// record is ~300 bytes with a connection (3 events) and fields no profile maps.
+type dumpReader struct {
+	size, sent int64
+	i          int
+	buf        []byte
+}
+
+func (d *dumpReader) Read(p []byte) (int, error) {
+	for len(d.buf) == 0 {
+		if d.sent >= d.size {
+			return 0, io.EOF
+		}
+		i := d.i
+		d.i++
+		d.buf = fmt.Appendf(d.buf[:0], `{"ts":"2026-11-%02dT%02d:%02d:%02d.%06dZ","src_ip":"%s","dst_ip":"%s","dst_port":%d,"proto":"tcp","action":"allow","rule":"allow-outbound-web-%d","bytes_in":%d,"bytes_out":%d,"packets":%d,"app":"ssl","device":"fw-%02d.example.net","session_end_reason":"tcp-fin","category":"business-and-economy"}`+"\n",
+			1+i%28, i%24, i%60, (i/60)%60, i%1000000, srcIP(i%5000000), dstIP(i%1000000), 1+i%65535, i%97, i*7%100000, i*3%100000, i%500, i%16)
+		d.sent += int64(len(d.buf))
+	}
+	n := copy(p, d.buf)
+	d.buf = d.buf[n:]
+	return n, nil
+}
+
+// BenchmarkLargeDump streams a generated multi-gigabyte NDJSON dump through
+// the API into Kafka (api+ingest process only) and reports throughput and
+// the process's peak RSS, which must stay flat whatever the dump's size.
+// HEIMDALL_BENCH_DUMP_BYTES sets the size (default 2 GiB).
+func BenchmarkLargeDump(b *testing.B) {
+	size := int64(2 << 30)
+	if s := os.Getenv("HEIMDALL_BENCH_DUMP_BYTES"); s != "" {
+		size, _ = strconv.ParseInt(s, 10, 64)
+	}
+	for i := 0; i < b.N; i++ {
+		in := newInstance(b)
+		api := in.serve("api", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest", "HEIMDALL_INGEST_MAX_BODY_BYTES": strconv.FormatInt(2*size, 10)})
+		client := &http.Client{Transport: in.client.Transport}
+		req, _ := http.NewRequest(http.MethodPost, "https://"+in.addr+"/v1/ingest?format=ndjson&source=dump", &dumpReader{size: size})
+		req.Header.Set("Authorization", "Bearer "+in.token)
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var res ingestResult
+		_ = json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		d := time.Since(start)
+		if resp.StatusCode != http.StatusOK || res.Rows == 0 || res.Rows != res.Accepted+res.Rejected+res.Duplicates {
+			b.Fatalf("dump upload: %s %+v\n%s", resp.Status, res, in.logs("api"))
+		}
+		rss := peakRSS(api.cmd.Process.Pid)
+		b.ReportMetric(float64(size)/d.Seconds()/1e6, "MB/s")
+		b.ReportMetric(float64(res.Rows)/d.Seconds(), "records/s")
+		b.ReportMetric(float64(res.Events)/d.Seconds(), "events/s")
+		b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MiB")
+		b.Logf("%.2f GB, %d records (%d accepted, %d duplicates), %d events in %s; peak RSS %.1f MiB",
+			float64(size)/1e9, res.Rows, res.Accepted, res.Duplicates, res.Events, d.Round(time.Second), float64(rss)/(1<<20))
 	}
 }
