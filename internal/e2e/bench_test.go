@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heimdallhub/heimdall/internal/format/formatgen"
 )
 
 // peakRSS returns the process's peak resident set size in bytes (VmHWM).
@@ -134,5 +136,29 @@ func BenchmarkLargeDump(b *testing.B) {
 		b.ReportMetric(float64(rss)/(1<<20), "peak_rss_MiB")
 		b.Logf("%.2f GB, %d records (%d accepted, %d duplicates), %d events in %s; peak RSS %.1f MiB",
 			float64(size)/1e9, res.Rows, res.Accepted, res.Duplicates, res.Events, d.Round(time.Second), float64(rss)/(1<<20))
+	}
+}
+
+// BenchmarkUploadFormats uploads the same connection records in each
+// format through the API into Kafka (api+ingest process): records/s and MB/s
+// per format, end to end.
+func BenchmarkUploadFormats(b *testing.B) {
+	const n = 50000
+	inputs := formatgen.Connections(n)
+	for i := 0; i < b.N; i++ {
+		in := newInstance(b)
+		in.serve("api", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest"})
+		in.ingest(inputs["ndjson"][:1000], "source=warmup", nil) // producer id and metadata
+		for _, name := range formatgen.Formats {
+			data := inputs[name]
+			start := time.Now()
+			code, res, err := in.ingest(data, "source=bench-"+name, nil)
+			d := time.Since(start)
+			if err != nil || code != http.StatusOK || res.Accepted != n {
+				b.Fatalf("%s: %d %v %+v", name, code, err, res.Rejects)
+			}
+			b.ReportMetric(float64(n)/d.Seconds(), name+"_records/s")
+			b.ReportMetric(float64(len(data))/d.Seconds()/1e6, name+"_MB/s")
+		}
 	}
 }
