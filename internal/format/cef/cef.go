@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
 )
 
 // Header field names.
@@ -25,7 +26,7 @@ const (
 var headerFields = [...]string{FieldVersion, FieldDeviceVendor, FieldDeviceProduct, FieldDeviceVersion, FieldSignatureID, FieldName, FieldSeverity}
 
 type reader struct {
-	lr  *lineReader
+	lr  *lineio.Reader
 	lim format.Limits
 	err error
 }
@@ -34,7 +35,7 @@ type reader struct {
 // preceded by a syslog header. See the package documentation.
 func NewReader(r io.Reader, lim format.Limits) format.Reader {
 	lim = lim.WithDefaults()
-	return &reader{lr: newLineReader(r, lim.MaxLineBytes), lim: lim}
+	return &reader{lr: lineio.New(r, lim.MaxLineBytes), lim: lim}
 }
 
 func (c *reader) Next() (format.Record, error) {
@@ -42,22 +43,22 @@ func (c *reader) Next() (format.Record, error) {
 		return format.Record{}, c.err
 	}
 	for {
-		ln, err := c.lr.next()
+		ln, err := c.lr.Next()
 		if err != nil {
 			c.err = err
 			return format.Record{}, err
 		}
-		rec := format.Record{Line: ln.num, Offset: ln.off}
-		if ln.tooLong {
-			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.num, c.lim.MaxLineBytes)
+		rec := format.Record{Line: ln.Number, Offset: ln.Offset}
+		if ln.TooLong {
+			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.Number, c.lim.MaxLineBytes)
 			return rec, nil
 		}
-		if isBlank(ln.b) {
+		if ln.Blank {
 			continue // blank line: documented as skipped
 		}
-		f, rej := Parse(ln.b, c.lim)
+		f, rej := Parse(ln.Data, c.lim)
 		if rej != nil {
-			rej.Reason = "line " + itoa(ln.num) + ": " + rej.Reason
+			rej.Reason = "line " + itoa(ln.Number) + ": " + rej.Reason
 			rec.Reject = rej
 			return rec, nil
 		}

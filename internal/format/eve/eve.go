@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
 	"github.com/heimdallhub/heimdall/internal/format/ndjson"
 )
 
@@ -23,7 +24,7 @@ const (
 )
 
 type reader struct {
-	lr  *lineReader
+	lr  *lineio.Reader
 	lim format.Limits
 	err error
 }
@@ -33,7 +34,7 @@ type reader struct {
 // "event_type" is rejected not_eve.
 func NewReader(r io.Reader, lim format.Limits) format.Reader {
 	lim = lim.WithDefaults()
-	return &reader{lr: newLineReader(r, lim.MaxLineBytes), lim: lim}
+	return &reader{lr: lineio.New(r, lim.MaxLineBytes), lim: lim}
 }
 
 func (e *reader) Next() (format.Record, error) {
@@ -41,27 +42,27 @@ func (e *reader) Next() (format.Record, error) {
 		return format.Record{}, e.err
 	}
 	for {
-		ln, err := e.lr.next()
+		ln, err := e.lr.Next()
 		if err != nil {
 			e.err = err
 			return format.Record{}, err
 		}
-		rec := format.Record{Line: ln.num, Offset: ln.off}
-		if ln.tooLong {
-			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.num, e.lim.MaxLineBytes)
+		rec := format.Record{Line: ln.Number, Offset: ln.Offset}
+		if ln.TooLong {
+			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.Number, e.lim.MaxLineBytes)
 			return rec, nil
 		}
-		if isBlank(ln.b) {
+		if ln.Blank {
 			continue // blank line: documented as skipped
 		}
-		obj, rej := ndjson.ParseObject(ln.b, e.lim)
+		obj, rej := ndjson.ParseObject(ln.Data, e.lim)
 		if rej != nil {
-			rec.Reject = format.Rejectf(rej.Code, "line %d: %s", ln.num, rej.Reason)
+			rec.Reject = format.Rejectf(rej.Code, "line %d: %s", ln.Number, rej.Reason)
 			return rec, nil
 		}
 		et, ok := obj["event_type"].(string)
 		if !ok || et == "" {
-			rec.Reject = format.Rejectf("not_eve", "line %d: no string event_type", ln.num)
+			rec.Reject = format.Rejectf("not_eve", "line %d: no string event_type", ln.Number)
 			return rec, nil
 		}
 		rec.Fields = obj

@@ -8,6 +8,7 @@ import (
 
 	"github.com/heimdallhub/heimdall/internal/format"
 	"github.com/heimdallhub/heimdall/internal/format/cef"
+	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
 )
 
 // Header field names.
@@ -26,7 +27,7 @@ const MetaVersion = "leef.version"
 var headerFields = [...]string{FieldVersion, FieldVendor, FieldProduct, FieldProductVersion, FieldEventID}
 
 type reader struct {
-	lr  *lineReader
+	lr  *lineio.Reader
 	lim format.Limits
 	err error
 }
@@ -35,7 +36,7 @@ type reader struct {
 // optionally preceded by a syslog header. See the package documentation.
 func NewReader(r io.Reader, lim format.Limits) format.Reader {
 	lim = lim.WithDefaults()
-	return &reader{lr: newLineReader(r, lim.MaxLineBytes), lim: lim}
+	return &reader{lr: lineio.New(r, lim.MaxLineBytes), lim: lim}
 }
 
 func (l *reader) Next() (format.Record, error) {
@@ -43,22 +44,22 @@ func (l *reader) Next() (format.Record, error) {
 		return format.Record{}, l.err
 	}
 	for {
-		ln, err := l.lr.next()
+		ln, err := l.lr.Next()
 		if err != nil {
 			l.err = err
 			return format.Record{}, err
 		}
-		rec := format.Record{Line: ln.num, Offset: ln.off}
-		if ln.tooLong {
-			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.num, l.lim.MaxLineBytes)
+		rec := format.Record{Line: ln.Number, Offset: ln.Offset}
+		if ln.TooLong {
+			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.Number, l.lim.MaxLineBytes)
 			return rec, nil
 		}
-		if isBlank(ln.b) {
+		if ln.Blank {
 			continue // blank line: documented as skipped
 		}
-		f, rej := Parse(ln.b, l.lim)
+		f, rej := Parse(ln.Data, l.lim)
 		if rej != nil {
-			rej.Reason = "line " + strconv.FormatInt(ln.num, 10) + ": " + rej.Reason
+			rej.Reason = "line " + strconv.FormatInt(ln.Number, 10) + ": " + rej.Reason
 			rec.Reject = rej
 			return rec, nil
 		}

@@ -8,6 +8,9 @@ import (
 	"github.com/heimdallhub/heimdall/internal/format"
 )
 
+// bom is the UTF-8 byte order mark.
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
 // NewArrayReader returns a Reader of a JSON array of objects: one record per
 // element, located at the element's first byte, each parsed by ParseObject.
 // It holds at most one element (bounded by lim.MaxRecordBytes) in memory. A

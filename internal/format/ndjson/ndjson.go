@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
 )
 
 // Reject and failure codes of the readers, besides those of ParseObject.
@@ -19,11 +20,14 @@ const (
 // line, each line parsed by ParseObject. See the package documentation.
 func NewReader(r io.Reader, lim format.Limits) format.Reader {
 	lim = lim.WithDefaults()
-	return &reader{lines: newLineReader(r, lim.MaxLineBytes), lim: lim, cache: newCache()}
+	lines := lineio.New(r, lim.MaxLineBytes)
+	lines.Space = " \t\r"           // JSON whitespace (a line holds no LF)
+	lines.BOMBeforeFirstLine = true // a record starts at its first JSON byte
+	return &reader{lines: lines, lim: lim, cache: newCache()}
 }
 
 type reader struct {
-	lines *lineReader
+	lines *lineio.Reader
 	lim   format.Limits
 	cache cache
 	err   error
@@ -35,15 +39,15 @@ func (r *reader) Next() (format.Record, error) {
 		return format.Record{}, r.err
 	}
 	for {
-		ln, err := r.lines.next()
+		ln, err := r.lines.Next() // io.EOF, or a Failure: as they are
 		if err != nil {
-			r.err = readFailure(err, r.lines.offset)
+			r.err = err
 			return format.Record{}, r.err
 		}
 		if ln.Blank {
-			continue
+			continue // also when too long
 		}
-		rec := format.Record{Line: ln.Num, Offset: ln.Offset}
+		rec := format.Record{Line: ln.Number, Offset: ln.Offset}
 		if ln.TooLong {
 			rec.Reject = format.Rejectf(CodeLineTooLong, "line is longer than %d bytes", r.lim.MaxLineBytes)
 			return rec, nil

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
 	"github.com/heimdallhub/heimdall/internal/format/ndjson"
 )
 
@@ -14,7 +15,7 @@ var btestBanner = []byte("### BTest baseline data")
 // jsonReader reads Zeek's JSON logs (LogAscii::use_json=T): one object per
 // line.
 type jsonReader struct {
-	lr  *lineReader
+	lr  *lineio.Reader
 	lim format.Limits
 	opt options
 	err error
@@ -26,7 +27,7 @@ type jsonReader struct {
 // the package documentation).
 func NewJSONReader(r io.Reader, lim format.Limits, opts ...Option) format.Reader {
 	lim = lim.WithDefaults()
-	j := &jsonReader{lr: newLineReader(r, lim.MaxLineBytes), lim: lim}
+	j := &jsonReader{lr: lineio.New(r, lim.MaxLineBytes), lim: lim}
 	for _, o := range opts {
 		o(&j.opt)
 	}
@@ -38,22 +39,22 @@ func (j *jsonReader) Next() (format.Record, error) {
 		return format.Record{}, j.err
 	}
 	for {
-		ln, err := j.lr.next()
+		ln, err := j.lr.Next()
 		if err != nil {
 			j.err = err
 			return format.Record{}, err
 		}
-		rec := format.Record{Line: ln.num, Offset: ln.off}
-		if ln.tooLong {
-			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.num, j.lim.MaxLineBytes)
+		rec := format.Record{Line: ln.Number, Offset: ln.Offset}
+		if ln.TooLong {
+			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.Number, j.lim.MaxLineBytes)
 			return rec, nil
 		}
-		if isBlank(ln.b) || bytes.HasPrefix(ln.b, btestBanner) {
+		if ln.Blank || bytes.HasPrefix(ln.Data, btestBanner) {
 			continue // blank line or btest banner: documented as skipped
 		}
-		obj, rej := ndjson.ParseObject(ln.b, j.lim)
+		obj, rej := ndjson.ParseObject(ln.Data, j.lim)
 		if rej != nil {
-			rec.Reject = format.Rejectf(rej.Code, "line %d: %s", ln.num, rej.Reason)
+			rec.Reject = format.Rejectf(rej.Code, "line %d: %s", ln.Number, rej.Reason)
 			return rec, nil
 		}
 		rec.Fields = obj

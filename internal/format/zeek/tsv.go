@@ -3,8 +3,10 @@ package zeek
 import (
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
 )
 
 // Option adjusts a Zeek reader.
@@ -30,7 +32,7 @@ const (
 
 // tsvReader reads Zeek's ASCII (tab-separated) logs.
 type tsvReader struct {
-	lr  *lineReader
+	lr  *lineio.Reader
 	lim format.Limits
 	opt options
 
@@ -48,7 +50,7 @@ type tsvReader struct {
 // package documentation for the conversions.
 func NewReader(r io.Reader, lim format.Limits, opts ...Option) format.Reader {
 	lim = lim.WithDefaults()
-	t := &tsvReader{lr: newLineReader(r, lim.MaxLineBytes), lim: lim}
+	t := &tsvReader{lr: lineio.New(r, lim.MaxLineBytes), lim: lim}
 	for _, o := range opts {
 		o(&t.opt)
 	}
@@ -79,19 +81,19 @@ func (t *tsvReader) Next() (format.Record, error) {
 		return format.Record{}, t.err
 	}
 	for {
-		ln, err := t.lr.next()
+		ln, err := t.lr.Next()
 		if err != nil {
 			t.err = err
 			return format.Record{}, err
 		}
-		if ln.tooLong {
-			return format.Record{Line: ln.num, Offset: ln.off, Meta: t.meta(),
-				Reject: format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.num, t.lim.MaxLineBytes)}, nil
+		if ln.TooLong {
+			return format.Record{Line: ln.Number, Offset: ln.Offset, Meta: t.meta(),
+				Reject: format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.Number, t.lim.MaxLineBytes)}, nil
 		}
-		if len(ln.b) == 0 {
+		if len(ln.Data) == 0 {
 			continue // empty line: documented as skipped
 		}
-		if ln.b[0] == '#' {
+		if ln.Data[0] == '#' {
 			if err := t.header(ln); err != nil {
 				t.err = err
 				return format.Record{}, err
@@ -99,11 +101,11 @@ func (t *tsvReader) Next() (format.Record, error) {
 			continue
 		}
 		if t.fields == nil {
-			t.err = format.Failf("missing_header", nil, "line %d holds data before any #fields header", ln.num)
+			t.err = format.Failf("missing_header", nil, "line %d holds data before any #fields header", ln.Number)
 			return format.Record{}, t.err
 		}
 		if !t.checked {
-			if err := t.check(ln.num); err != nil {
+			if err := t.check(ln.Number); err != nil {
 				t.err = err
 				return format.Record{}, err
 			}
@@ -116,8 +118,8 @@ func (t *tsvReader) Next() (format.Record, error) {
 // header handles a line starting with '#'. Known directives update the
 // section state; anything else (the btest banner, #open, #close, other
 // comments) is a comment.
-func (t *tsvReader) header(ln line) error {
-	s := string(ln.b)
+func (t *tsvReader) header(ln lineio.Line) error {
+	s := string(ln.Data)
 	if t.inData && isDirective(s, t.sep) {
 		// A header line after data starts a new log section.
 		t.reset()
@@ -126,7 +128,7 @@ func (t *tsvReader) header(ln line) error {
 		rest = rest[1:]
 		sep := unescapeHeader(rest)
 		if sep == "" {
-			return format.Failf("invalid_header", nil, "line %d: #separator is empty", ln.num)
+			return format.Failf("invalid_header", nil, "line %d: #separator is empty", ln.Number)
 		}
 		t.sep = sep
 		t.checked = false
@@ -139,7 +141,7 @@ func (t *tsvReader) header(ln line) error {
 	switch name {
 	case "#set_separator":
 		if rest == "" {
-			return format.Failf("invalid_header", nil, "line %d: #set_separator is empty", ln.num)
+			return format.Failf("invalid_header", nil, "line %d: #set_separator is empty", ln.Number)
 		}
 		t.setSep = rest
 	case "#empty_field":
@@ -150,19 +152,22 @@ func (t *tsvReader) header(ln line) error {
 		t.path = rest
 	case "#fields":
 		if rest == "" {
-			return format.Failf("invalid_header", nil, "line %d: #fields names no field", ln.num)
+			return format.Failf("invalid_header", nil, "line %d: #fields names no field", ln.Number)
 		}
 		f := strings.Split(rest, t.sep)
 		if len(f) > t.lim.MaxFields {
-			return format.Failf("invalid_header", nil, "line %d: #fields names %d fields, more than the limit of %d", ln.num, len(f), t.lim.MaxFields)
+			return format.Failf("invalid_header", nil, "line %d: #fields names %d fields, more than the limit of %d", ln.Number, len(f), t.lim.MaxFields)
 		}
 		seen := make(map[string]struct{}, len(f))
 		for i, n := range f {
 			if n == "" {
-				return format.Failf("invalid_header", nil, "line %d: #fields entry %d is empty", ln.num, i+1)
+				return format.Failf("invalid_header", nil, "line %d: #fields entry %d is empty", ln.Number, i+1)
+			}
+			if !utf8.ValidString(n) {
+				return format.Failf("invalid_header", nil, "line %d: #fields entry %d is not UTF-8", ln.Number, i+1)
 			}
 			if _, dup := seen[n]; dup {
-				return format.Failf("invalid_header", nil, "line %d: #fields names field %q twice", ln.num, clip(n))
+				return format.Failf("invalid_header", nil, "line %d: #fields names field %q twice", ln.Number, clip(n))
 			}
 			seen[n] = struct{}{}
 		}
@@ -171,7 +176,7 @@ func (t *tsvReader) header(ln line) error {
 	case "#types":
 		f := strings.Split(rest, t.sep)
 		if len(f) > t.lim.MaxFields {
-			return format.Failf("invalid_header", nil, "line %d: #types names %d types, more than the limit of %d", ln.num, len(f), t.lim.MaxFields)
+			return format.Failf("invalid_header", nil, "line %d: #types names %d types, more than the limit of %d", ln.Number, len(f), t.lim.MaxFields)
 		}
 		t.types = make([]ztype, len(f))
 		for i, ty := range f {
@@ -212,13 +217,13 @@ func (t *tsvReader) check(num int64) error {
 }
 
 // row converts one data line.
-func (t *tsvReader) row(ln line) format.Record {
-	rec := format.Record{Line: ln.num, Offset: ln.off, Meta: t.meta()}
+func (t *tsvReader) row(ln lineio.Line) format.Record {
+	rec := format.Record{Line: ln.Number, Offset: ln.Offset, Meta: t.meta()}
 	// One string for the whole line: field values are substrings of it.
-	s := string(ln.b)
+	s := string(ln.Data)
 	n := strings.Count(s, t.sep) + 1
 	if n != len(t.fields) {
-		rec.Reject = format.Rejectf("ragged_row", "line %d has %d fields, #fields declares %d", ln.num, n, len(t.fields))
+		rec.Reject = format.Rejectf("ragged_row", "line %d has %d fields, #fields declares %d", ln.Number, n, len(t.fields))
 		return rec
 	}
 	out := make(map[string]any, n)
@@ -232,7 +237,7 @@ func (t *tsvReader) row(ln line) format.Record {
 		}
 		name := t.fields[i]
 		if len(v) > t.lim.MaxFieldBytes {
-			rec.Reject = format.Rejectf("field_too_long", "line %d: field %q is longer than %d bytes", ln.num, clip(name), t.lim.MaxFieldBytes)
+			rec.Reject = format.Rejectf("field_too_long", "line %d: field %q is longer than %d bytes", ln.Number, clip(name), t.lim.MaxFieldBytes)
 			return rec
 		}
 		ty := ztype{base: kString}
@@ -244,7 +249,7 @@ func (t *tsvReader) row(ln line) format.Record {
 		}
 		val, ok := t.convert(ty, v)
 		if !ok {
-			rec.Reject = format.Rejectf("invalid_value", "line %d: field %q is not a valid %s", ln.num, clip(name), clip(typeName(ty)))
+			rec.Reject = format.Rejectf("invalid_value", "line %d: field %q is not a valid %s", ln.Number, clip(name), clip(typeName(ty)))
 			return rec
 		}
 		out[name] = val

@@ -75,11 +75,7 @@ func convertScalar(k kind, s string) (any, bool) {
 		}
 		return json.Number(s), true
 	case kInt:
-		t := s
-		if strings.HasPrefix(t, "-") {
-			t = t[1:]
-		}
-		if !isUint(t) {
+		if !isUint(strings.TrimPrefix(s, "-")) {
 			return nil, false
 		}
 		return json.Number(s), true
