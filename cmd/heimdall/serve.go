@@ -49,11 +49,15 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 
 	g, gctx := errgroup.WithContext(ctx)
 	if cfg.Runs(config.ComponentProjector) {
-		consumer := &kafka.GroupConsumer{
-			Config: w.kafka, Group: projectorGroup(cfg.Kafka.EventsTopic), Topic: cfg.Kafka.EventsTopic,
-			BatchSize: cfg.Project.BatchSize, Handler: w.projector, Logger: log,
+		// Several members of the group in one process: the broker splits the
+		// partitions between them and their batches commit concurrently.
+		for i := 0; i < cfg.Project.Workers; i++ {
+			consumer := &kafka.GroupConsumer{
+				Config: w.kafka, Group: projectorGroup(cfg.Kafka.EventsTopic), Topic: cfg.Kafka.EventsTopic,
+				BatchSize: cfg.Project.BatchSize, Handler: w.projector, Logger: log.With("worker", i),
+			}
+			g.Go(func() error { return consumer.Run(gctx) })
 		}
-		g.Go(func() error { return consumer.Run(gctx) })
 	}
 	if cfg.ServesHTTP() {
 		g.Go(func() error { return w.server.Serve(gctx, cfg.HTTP.Addr, w.serverTLS, cfg.ShutdownTimeout) })

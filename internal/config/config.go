@@ -87,6 +87,7 @@ type Ingest struct {
 // Projector configures the projectors.
 type Projector struct {
 	BatchSize int
+	Workers   int
 }
 
 // Var documents one environment variable.
@@ -121,6 +122,7 @@ var Vars = []Var{
 	{"HEIMDALL_INGEST_MAX_LINE_BYTES", "1048576", "Longest accepted input line."},
 	{"HEIMDALL_INGEST_MAX_REJECT_LIST", "100", "Rejects listed in an ingest response (all go to the rejects topic)."},
 	{"HEIMDALL_PROJECTOR_BATCH_SIZE", "5000", "Most records a projector applies in one transaction."},
+	{"HEIMDALL_PROJECTOR_WORKERS", "2", "Group members one process runs; partitions are split between them and applied concurrently."},
 	{"HEIMDALL_SHUTDOWN_TIMEOUT", "30s", "Grace period for in-flight requests and batches at shutdown."},
 }
 
@@ -169,7 +171,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			MaxLineBytes:    r.intRange("HEIMDALL_INGEST_MAX_LINE_BYTES", 1024, 1<<30),
 			MaxRejectList:   r.intRange("HEIMDALL_INGEST_MAX_REJECT_LIST", 0, 100000),
 		},
-		Project:         Projector{BatchSize: r.intRange("HEIMDALL_PROJECTOR_BATCH_SIZE", 1, 1_000_000)},
+		Project: Projector{
+			BatchSize: r.intRange("HEIMDALL_PROJECTOR_BATCH_SIZE", 1, 1_000_000),
+			Workers:   r.intRange("HEIMDALL_PROJECTOR_WORKERS", 1, 64),
+		},
 		ShutdownTimeout: r.duration("HEIMDALL_SHUTDOWN_TIMEOUT"),
 	}
 	errs := r.errs
