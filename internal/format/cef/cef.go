@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heimdallhub/heimdall/internal/format"
-	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
+	"github.com/heimdallhub/heimdall/internal/format/internal/linerec"
 )
 
 // Header field names.
@@ -25,47 +25,18 @@ const (
 
 var headerFields = [...]string{FieldVersion, FieldDeviceVendor, FieldDeviceProduct, FieldDeviceVersion, FieldSignatureID, FieldName, FieldSeverity}
 
-type reader struct {
-	lr  *lineio.Reader
-	lim format.Limits
-	err error
-}
-
 // NewReader reads ArcSight CEF events from r, one per line, each optionally
 // preceded by a syslog header. See the package documentation.
 func NewReader(r io.Reader, lim format.Limits) format.Reader {
 	lim = lim.WithDefaults()
-	return &reader{lr: lineio.New(r, lim.MaxLineBytes), lim: lim}
-}
-
-func (c *reader) Next() (format.Record, error) {
-	if c.err != nil {
-		return format.Record{}, c.err
-	}
-	for {
-		ln, err := c.lr.Next()
-		if err != nil {
-			c.err = err
-			return format.Record{}, err
-		}
-		rec := format.Record{Line: ln.Number, Offset: ln.Offset}
-		if ln.TooLong {
-			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.Number, c.lim.MaxLineBytes)
-			return rec, nil
-		}
-		if ln.Blank {
-			continue // blank line: documented as skipped
-		}
-		f, rej := Parse(ln.Data, c.lim)
+	return linerec.NewReader(r, lim, nil, func(n int64, data []byte) (map[string]any, map[string]string, *format.Reject) {
+		f, rej := Parse(data, lim)
 		if rej != nil {
-			rej.Reason = "line " + itoa(ln.Number) + ": " + rej.Reason
-			rec.Reject = rej
-			return rec, nil
+			rej.Reason = "line " + itoa(n) + ": " + rej.Reason
+			return nil, nil, rej
 		}
-		rec.Fields = f
-		rec.Meta = map[string]string{MetaVersion: f[FieldVersion].(string)}
-		return rec, nil
-	}
+		return f, map[string]string{MetaVersion: f[FieldVersion].(string)}, nil
+	})
 }
 
 // MetaVersion is the Meta key holding the CEF version ("0" or "1").

@@ -12,11 +12,12 @@ import (
 	"testing"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
 func read(t testing.TB, input []byte, lim format.Limits) ([]format.Record, error) {
 	t.Helper()
-	return readAll(t, input, NewReader(bytes.NewReader(input), lim), isBlankLine)
+	return formattest.CheckReader(t, input, NewReader(bytes.NewReader(input), lim), formattest.IsBlankLine)
 }
 
 func fixture(t testing.TB, name string) []byte {
@@ -271,7 +272,7 @@ func TestRejects(t *testing.T) {
 			}
 		})
 	}
-	recs := checkLongLineBounded(t, func(r io.Reader, l format.Limits) format.Reader { return NewReader(r, l) },
+	recs := formattest.CheckLongLineBounded(t, func(r io.Reader, l format.Limits) format.Reader { return NewReader(r, l) },
 		[]byte(ev+"\n"), []byte("\n"+ev+"\n"))
 	if len(recs) != 3 || recs[2].Fields["src"] != "10.1.2.3" {
 		t.Fatalf("%v", recs)

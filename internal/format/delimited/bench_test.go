@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"testing"
+
+	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
 // benchInput generates about size bytes of CSV: a header and rows of eight
@@ -20,22 +23,5 @@ func benchInput(size int) []byte {
 }
 
 func BenchmarkCSV(b *testing.B) {
-	in := benchInput(10 << 20)
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	records := 0
-	for b.Loop() {
-		r := NewReader(bytes.NewReader(in), Options{})
-		for {
-			rec, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil || rec.Reject != nil {
-				b.Fatal(err, rec.Reject)
-			}
-			records++
-		}
-	}
-	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+	formattest.BenchReader(b, benchInput(10<<20), func(r io.Reader) format.Reader { return NewReader(r, Options{}) })
 }

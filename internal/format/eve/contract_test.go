@@ -1,221 +1,26 @@
 package eve
 
-// This file is shared (apart from the package clause) by the zeek, eve, cef
-// and leef tests.
-
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"io"
-	"runtime"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
-// readAll drains rd and checks the format.Reader contract on the way:
-//
-//   - Next never panics and ends with io.EOF or a *format.Failure, which is
-//     sticky;
-//   - every record has Line >= 1 and Offset >= 0, both strictly increasing,
-//     Offset at the start of line Line of input;
-//   - a record has Fields or a Reject, never both, and a Reject has a code
-//     and a short reason;
-//   - every input line up to the end (or, after a Failure, up to the last
-//     record) is a record or satisfies skippable: nothing is dropped
-//     silently.
-//
-// It returns the records and the Failure (nil at io.EOF).
-func readAll(t testing.TB, input []byte, rd format.Reader, skippable func(line []byte) bool) ([]format.Record, error) {
-	t.Helper()
-	lines := splitLines(input)
-	starts := make([]int64, 0, len(lines))
-	for i, off := 0, int64(0); i < len(lines); i++ {
-		starts = append(starts, off)
-		if j := bytes.IndexByte(input[off:], '\n'); j >= 0 {
-			off += int64(j) + 1
+// contract describes the EVE reader to the shared contract tests; FuzzEVE
+// checks the same. Accepted records have a string event_type mirrored in
+// Meta.
+var contract = formattest.Case{
+	New:    func(r io.Reader, lim format.Limits) format.Reader { return NewReader(r, lim) },
+	Limits: format.Limits{MaxLineBytes: 1024, MaxFieldBytes: 128, MaxFields: 32, MaxDepth: 8},
+	Record: func(t testing.TB, _ format.Limits, r format.Record) {
+		if r.Reject == nil && (r.Meta[MetaEventType] == "" || r.Meta[MetaEventType] != r.Fields["event_type"]) {
+			t.Fatalf("line %d: meta %v", r.Line, r.Meta)
 		}
-	}
-	var recs []format.Record
-	var final error
-	for {
-		rec, err := rd.Next()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				var f *format.Failure
-				if !errors.As(err, &f) {
-					t.Fatalf("Next returned %T %v, want io.EOF or *format.Failure", err, err)
-				}
-				if f.Code == "" || f.Reason == "" {
-					t.Fatalf("failure without code or reason: %#v", f)
-				}
-				final = err
-			}
-			if _, err2 := rd.Next(); err2 != err && !(errors.Is(err, io.EOF) && errors.Is(err2, io.EOF)) {
-				t.Fatalf("error not sticky: %v then %v", err, err2)
-			}
-			break
-		}
-		if rec.Line < 1 || rec.Offset < 0 {
-			t.Fatalf("record located at line %d offset %d", rec.Line, rec.Offset)
-		}
-		if n := len(recs); n > 0 && (rec.Line <= recs[n-1].Line || rec.Offset <= recs[n-1].Offset) {
-			t.Fatalf("record at line %d offset %d after line %d offset %d", rec.Line, rec.Offset, recs[n-1].Line, recs[n-1].Offset)
-		}
-		if rec.Offset > int64(len(input)) || (rec.Offset > 0 && input[rec.Offset-1] != '\n') {
-			t.Fatalf("record offset %d is not at a line start", rec.Offset)
-		}
-		if rec.Line > int64(len(starts)) || starts[rec.Line-1] != rec.Offset {
-			t.Fatalf("record at offset %d says line %d, which starts elsewhere", rec.Offset, rec.Line)
-		}
-		if (rec.Fields == nil) == (rec.Reject == nil) {
-			t.Fatalf("line %d: want exactly one of Fields and Reject, got %v and %v", rec.Line, rec.Fields, rec.Reject)
-		}
-		if rec.Reject != nil && (rec.Reject.Code == "" || rec.Reject.Reason == "" || len(rec.Reject.Reason) > 300) {
-			t.Fatalf("line %d: bad reject %#v", rec.Line, rec.Reject)
-		}
-		for k, v := range rec.Fields {
-			if !utf8.ValidString(k) {
-				t.Fatalf("line %d: key is not UTF-8", rec.Line)
-			}
-			checkValue(t, rec.Line, v)
-		}
-		recs = append(recs, rec)
-		if len(recs) > len(lines)+1 {
-			t.Fatalf("more records (%d) than lines (%d)", len(recs), len(lines))
-		}
-	}
-	seen := make(map[int64]bool, len(recs))
-	for _, r := range recs {
-		seen[r.Line] = true
-	}
-	upto := int64(len(lines))
-	if final != nil {
-		upto = 0
-		if len(recs) > 0 {
-			upto = recs[len(recs)-1].Line
-		}
-	}
-	for i := int64(1); i <= upto; i++ {
-		if !seen[i] && !skippable(lines[i-1]) {
-			t.Fatalf("line %d yielded no record and is not a documented skip", i)
-		}
-	}
-	return recs, final
+	},
 }
 
-// splitLines splits input the way the readers do: at LF, a CR before the
-// LF dropped, no empty last line after a final LF, a BOM dropped.
-func splitLines(input []byte) [][]byte {
-	if len(input) == 0 {
-		return nil
-	}
-	ls := bytes.Split(input, []byte("\n"))
-	if len(ls[len(ls)-1]) == 0 {
-		ls = ls[:len(ls)-1]
-	}
-	for i, l := range ls {
-		ls[i] = bytes.TrimSuffix(l, []byte("\r"))
-	}
-	ls[0] = bytes.TrimPrefix(ls[0], []byte("\xef\xbb\xbf"))
-	return ls
-}
-
-// isBlankLine is the skip every reader documents.
-func isBlankLine(l []byte) bool { return len(bytes.Trim(l, " \t")) == 0 }
-
-// bigLineReader yields a line of n bytes of 'a', then tail.
-type bigLineReader struct {
-	n    int
-	tail []byte
-}
-
-func (b *bigLineReader) Read(p []byte) (int, error) {
-	if b.n > 0 {
-		k := min(len(p), b.n)
-		for i := range p[:k] {
-			p[i] = 'a'
-		}
-		b.n -= k
-		return k, nil
-	}
-	if len(b.tail) == 0 {
-		return 0, io.EOF
-	}
-	k := copy(p, b.tail)
-	b.tail = b.tail[k:]
-	return k, nil
-}
-
-// checkLongLineBounded feeds prefix, a 64 MiB line and tail to newReader
-// with a 4 KiB line limit and checks the long line is a line_too_long
-// reject read in bounded memory.
-func checkLongLineBounded(t *testing.T, newReader func(io.Reader, format.Limits) format.Reader, prefix, tail []byte) []format.Record {
-	t.Helper()
-	const big = 64 << 20
-	r := io.MultiReader(bytes.NewReader(prefix), &bigLineReader{n: big, tail: tail})
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	rd := newReader(r, format.Limits{MaxLineBytes: 4096})
-	var recs []format.Record
-	for {
-		rec, err := rd.Next()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				t.Fatalf("Next: %v", err)
-			}
-			break
-		}
-		recs = append(recs, rec)
-	}
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
-		t.Fatalf("reading a %d-byte line allocated %d bytes", big, grew)
-	}
-	found := false
-	for _, r := range recs {
-		if r.Reject != nil && r.Reject.Code == "line_too_long" {
-			found = true
-		}
-	}
-	if !found {
-		t.Fatalf("no line_too_long reject in %v", recs)
-	}
-	return recs
-}
-
-// checkValue checks a field value has one of the documented types, strings
-// are UTF-8 and numbers are valid JSON.
-func checkValue(t testing.TB, line int64, v any) {
-	t.Helper()
-	switch x := v.(type) {
-	case nil, bool:
-	case string:
-		if !utf8.ValidString(x) {
-			t.Fatalf("line %d: string value is not UTF-8", line)
-		}
-	case json.Number:
-		if !json.Valid([]byte(x)) {
-			t.Fatalf("line %d: number %q is not valid JSON", line, x)
-		}
-	case []any:
-		if x == nil {
-			t.Fatalf("line %d: nil slice", line)
-		}
-		for _, e := range x {
-			checkValue(t, line, e)
-		}
-	case map[string]any:
-		for k, e := range x {
-			if !utf8.ValidString(k) {
-				t.Fatalf("line %d: key is not UTF-8", line)
-			}
-			checkValue(t, line, e)
-		}
-	default:
-		t.Fatalf("line %d: value of type %T", line, v)
-	}
+func TestContract(t *testing.T) {
+	formattest.Contract(t, contract, formattest.Fixtures(t, "testdata/*.json"))
 }

@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/heimdallhub/heimdall/internal/format"
-	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
+	"github.com/heimdallhub/heimdall/internal/format/internal/linerec"
 	"github.com/heimdallhub/heimdall/internal/format/ndjson"
 )
 
@@ -23,55 +23,26 @@ const (
 	MetaDNSVersion = "eve.dns.version"
 )
 
-type reader struct {
-	lr  *lineio.Reader
-	lim format.Limits
-	err error
-}
-
 // NewReader reads Suricata EVE JSON from r: one JSON object per line,
 // parsed strictly by ndjson.ParseObject. A line without a string
 // "event_type" is rejected not_eve.
 func NewReader(r io.Reader, lim format.Limits) format.Reader {
 	lim = lim.WithDefaults()
-	return &reader{lr: lineio.New(r, lim.MaxLineBytes), lim: lim}
-}
-
-func (e *reader) Next() (format.Record, error) {
-	if e.err != nil {
-		return format.Record{}, e.err
-	}
-	for {
-		ln, err := e.lr.Next()
-		if err != nil {
-			e.err = err
-			return format.Record{}, err
-		}
-		rec := format.Record{Line: ln.Number, Offset: ln.Offset}
-		if ln.TooLong {
-			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.Number, e.lim.MaxLineBytes)
-			return rec, nil
-		}
-		if ln.Blank {
-			continue // blank line: documented as skipped
-		}
-		obj, rej := ndjson.ParseObject(ln.Data, e.lim)
+	return linerec.NewReader(r, lim, nil, func(n int64, data []byte) (map[string]any, map[string]string, *format.Reject) {
+		obj, rej := ndjson.ParseObject(data, lim)
 		if rej != nil {
-			rec.Reject = format.Rejectf(rej.Code, "line %d: %s", ln.Number, rej.Reason)
-			return rec, nil
+			return nil, nil, format.Rejectf(rej.Code, "line %d: %s", n, rej.Reason)
 		}
 		et, ok := obj["event_type"].(string)
 		if !ok || et == "" {
-			rec.Reject = format.Rejectf("not_eve", "line %d: no string event_type", ln.Number)
-			return rec, nil
+			return nil, nil, format.Rejectf("not_eve", "line %d: no string event_type", n)
 		}
-		rec.Fields = obj
-		rec.Meta = map[string]string{MetaEventType: et}
+		meta := map[string]string{MetaEventType: et}
 		if v := dnsVersion(obj); v != "" {
-			rec.Meta[MetaDNSVersion] = v
+			meta[MetaDNSVersion] = v
 		}
-		return rec, nil
-	}
+		return obj, meta, nil
+	})
 }
 
 // dnsVersion classifies the layout of the record's "dns" object.

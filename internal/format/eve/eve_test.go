@@ -10,11 +10,12 @@ import (
 	"testing"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
 func read(t testing.TB, input []byte, lim format.Limits) ([]format.Record, error) {
 	t.Helper()
-	return readAll(t, input, NewReader(bytes.NewReader(input), lim), isBlankLine)
+	return formattest.CheckReader(t, input, NewReader(bytes.NewReader(input), lim), formattest.IsBlankLine)
 }
 
 func fixture(t testing.TB, name string) []byte {
@@ -179,7 +180,7 @@ func TestLimits(t *testing.T) {
 	if !reflect.DeepEqual(codes, []string{"too_deep", "field_too_long", "too_many_fields", ""}) {
 		t.Fatalf("codes %v", codes)
 	}
-	recs = checkLongLineBounded(t, func(r io.Reader, l format.Limits) format.Reader { return NewReader(r, l) },
+	recs = formattest.CheckLongLineBounded(t, func(r io.Reader, l format.Limits) format.Reader { return NewReader(r, l) },
 		[]byte(`{"event_type":"flow"}`+"\n"), []byte("\n{\"event_type\":\"dns\"}\n"))
 	if len(recs) != 3 || recs[2].Meta[MetaEventType] != "dns" {
 		t.Fatalf("%v", recs)

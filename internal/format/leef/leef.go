@@ -8,7 +8,7 @@ import (
 
 	"github.com/heimdallhub/heimdall/internal/format"
 	"github.com/heimdallhub/heimdall/internal/format/cef"
-	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
+	"github.com/heimdallhub/heimdall/internal/format/internal/linerec"
 )
 
 // Header field names.
@@ -26,47 +26,18 @@ const MetaVersion = "leef.version"
 
 var headerFields = [...]string{FieldVersion, FieldVendor, FieldProduct, FieldProductVersion, FieldEventID}
 
-type reader struct {
-	lr  *lineio.Reader
-	lim format.Limits
-	err error
-}
-
 // NewReader reads LEEF 1.0 and 2.0 events from r, one per line, each
 // optionally preceded by a syslog header. See the package documentation.
 func NewReader(r io.Reader, lim format.Limits) format.Reader {
 	lim = lim.WithDefaults()
-	return &reader{lr: lineio.New(r, lim.MaxLineBytes), lim: lim}
-}
-
-func (l *reader) Next() (format.Record, error) {
-	if l.err != nil {
-		return format.Record{}, l.err
-	}
-	for {
-		ln, err := l.lr.Next()
-		if err != nil {
-			l.err = err
-			return format.Record{}, err
-		}
-		rec := format.Record{Line: ln.Number, Offset: ln.Offset}
-		if ln.TooLong {
-			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.Number, l.lim.MaxLineBytes)
-			return rec, nil
-		}
-		if ln.Blank {
-			continue // blank line: documented as skipped
-		}
-		f, rej := Parse(ln.Data, l.lim)
+	return linerec.NewReader(r, lim, nil, func(n int64, data []byte) (map[string]any, map[string]string, *format.Reject) {
+		f, rej := Parse(data, lim)
 		if rej != nil {
-			rej.Reason = "line " + strconv.FormatInt(ln.Number, 10) + ": " + rej.Reason
-			rec.Reject = rej
-			return rec, nil
+			rej.Reason = "line " + strconv.FormatInt(n, 10) + ": " + rej.Reason
+			return nil, nil, rej
 		}
-		rec.Fields = f
-		rec.Meta = map[string]string{MetaVersion: f[FieldVersion].(string)}
-		return rec, nil
-	}
+		return f, map[string]string{MetaVersion: f[FieldVersion].(string)}, nil
+	})
 }
 
 // Parse parses one LEEF line (without its terminator), with an optional

@@ -10,11 +10,12 @@ import (
 	"testing"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
 func read(t testing.TB, input []byte, lim format.Limits) ([]format.Record, error) {
 	t.Helper()
-	return readAll(t, input, NewReader(bytes.NewReader(input), lim), isBlankLine)
+	return formattest.CheckReader(t, input, NewReader(bytes.NewReader(input), lim), formattest.IsBlankLine)
 }
 
 func fixture(t testing.TB, name string) []byte {
@@ -154,7 +155,7 @@ func TestCases(t *testing.T) {
 		})
 	}
 	line := "LEEF:1.0|V|P|1|E|src=1.2.3.4\n"
-	recs := checkLongLineBounded(t, func(r io.Reader, l format.Limits) format.Reader { return NewReader(r, l) },
+	recs := formattest.CheckLongLineBounded(t, func(r io.Reader, l format.Limits) format.Reader { return NewReader(r, l) },
 		[]byte(line), []byte("\n"+line))
 	if len(recs) != 3 || recs[2].Fields["src"] != "1.2.3.4" {
 		t.Fatalf("%v", recs)

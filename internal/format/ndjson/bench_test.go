@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
 // benchInput generates about size bytes of EVE-like NDJSON records.
@@ -20,44 +21,11 @@ func benchInput(size int) []byte {
 }
 
 func BenchmarkNDJSON(b *testing.B) {
-	in := benchInput(10 << 20)
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	records := 0
-	for b.Loop() {
-		r := NewReader(bytes.NewReader(in), format.Limits{})
-		for {
-			rec, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil || rec.Reject != nil {
-				b.Fatal(err, rec.Reject)
-			}
-			records++
-		}
-	}
-	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+	formattest.BenchReader(b, benchInput(10<<20), func(r io.Reader) format.Reader { return NewReader(r, format.Limits{}) })
 }
 
 func BenchmarkArray(b *testing.B) {
 	lines := bytes.Split(bytes.TrimSpace(benchInput(10<<20)), []byte("\n"))
 	in := append(append([]byte("[\n"), bytes.Join(lines, []byte(",\n"))...), "\n]\n"...)
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	records := 0
-	for b.Loop() {
-		r := NewArrayReader(bytes.NewReader(in), format.Limits{})
-		for {
-			rec, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil || rec.Reject != nil {
-				b.Fatal(err, rec.Reject)
-			}
-			records++
-		}
-	}
-	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+	formattest.BenchReader(b, in, func(r io.Reader) format.Reader { return NewArrayReader(r, format.Limits{}) })
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
 // genTSV builds a conn log of about size bytes.
@@ -23,41 +24,13 @@ func genTSV(size int) []byte {
 	return b.Bytes()
 }
 
-func benchReader(b *testing.B, input []byte, newReader func(io.Reader) format.Reader) {
-	b.SetBytes(int64(len(input)))
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		rd := newReader(bytes.NewReader(input))
-		for {
-			rec, err := rd.Next()
-			if err != nil {
-				if err != io.EOF {
-					b.Fatal(err)
-				}
-				break
-			}
-			if rec.Reject != nil {
-				b.Fatalf("line %d: %v", rec.Line, rec.Reject)
-			}
-			n++
-		}
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
-}
-
 // BenchmarkZeekTSV parses a generated ~10 MB conn log.
 func BenchmarkZeekTSV(b *testing.B) {
-	benchReader(b, genTSV(10<<20), func(r io.Reader) format.Reader { return NewReader(r, format.Limits{}) })
+	formattest.BenchReader(b, genTSV(10<<20), func(r io.Reader) format.Reader { return NewReader(r, format.Limits{}) })
 }
 
 // BenchmarkZeekJSON parses ~10 MB of Zeek JSON (the json-path.log rows
 // repeated).
 func BenchmarkZeekJSON(b *testing.B) {
-	rows := fixture(b, "json-path.log")
-	var in bytes.Buffer
-	for in.Len() < 10<<20 {
-		in.Write(rows)
-	}
-	benchReader(b, in.Bytes(), func(r io.Reader) format.Reader { return NewJSONReader(r, format.Limits{}) })
+	formattest.BenchReader(b, formattest.Repeat(fixture(b, "json-path.log"), 10<<20), func(r io.Reader) format.Reader { return NewJSONReader(r, format.Limits{}) })
 }

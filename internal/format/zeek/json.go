@@ -5,69 +5,43 @@ import (
 	"io"
 
 	"github.com/heimdallhub/heimdall/internal/format"
-	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
+	"github.com/heimdallhub/heimdall/internal/format/internal/linerec"
 	"github.com/heimdallhub/heimdall/internal/format/ndjson"
 )
 
 // btestBanner starts the first line of Zeek's btest baseline files.
 var btestBanner = []byte("### BTest baseline data")
 
-// jsonReader reads Zeek's JSON logs (LogAscii::use_json=T): one object per
-// line.
-type jsonReader struct {
-	lr  *lineio.Reader
-	lim format.Limits
-	opt options
-	err error
-}
-
 // NewJSONReader reads a Zeek JSON log from r: one JSON object per line,
 // parsed strictly by ndjson.ParseObject. Meta["zeek.path"] comes from the
 // Path option, else the "_path" field, else a guess from the field set (see
-// the package documentation).
+// the package documentation). Blank lines and the btest banner are skipped.
 func NewJSONReader(r io.Reader, lim format.Limits, opts ...Option) format.Reader {
 	lim = lim.WithDefaults()
-	j := &jsonReader{lr: lineio.New(r, lim.MaxLineBytes), lim: lim}
+	var opt options
 	for _, o := range opts {
-		o(&j.opt)
+		o(&opt)
 	}
-	return j
-}
-
-func (j *jsonReader) Next() (format.Record, error) {
-	if j.err != nil {
-		return format.Record{}, j.err
-	}
-	for {
-		ln, err := j.lr.Next()
-		if err != nil {
-			j.err = err
-			return format.Record{}, err
-		}
-		rec := format.Record{Line: ln.Number, Offset: ln.Offset}
-		if ln.TooLong {
-			rec.Reject = format.Rejectf("line_too_long", "line %d is longer than %d bytes", ln.Number, j.lim.MaxLineBytes)
-			return rec, nil
-		}
-		if ln.Blank || bytes.HasPrefix(ln.Data, btestBanner) {
-			continue // blank line or btest banner: documented as skipped
-		}
-		obj, rej := ndjson.ParseObject(ln.Data, j.lim)
+	return linerec.NewReader(r, lim, isBTestBanner, func(n int64, data []byte) (map[string]any, map[string]string, *format.Reject) {
+		obj, rej := ndjson.ParseObject(data, lim)
 		if rej != nil {
-			rec.Reject = format.Rejectf(rej.Code, "line %d: %s", ln.Number, rej.Reason)
-			return rec, nil
+			return nil, nil, format.Rejectf(rej.Code, "line %d: %s", n, rej.Reason)
 		}
-		rec.Fields = obj
-		if p := j.path(obj); p != "" {
-			rec.Meta = map[string]string{MetaPath: p}
+		if p := jsonPath(opt, obj); p != "" {
+			return obj, map[string]string{MetaPath: p}, nil
 		}
-		return rec, nil
-	}
+		return obj, nil, nil
+	})
 }
 
-func (j *jsonReader) path(obj map[string]any) string {
-	if j.opt.path != "" {
-		return j.opt.path
+// isBTestBanner reports whether line starts with the btest banner.
+func isBTestBanner(line []byte) bool { return bytes.HasPrefix(line, btestBanner) }
+
+// jsonPath is the record's log path: the Path option, else "_path", else
+// GuessPath.
+func jsonPath(opt options, obj map[string]any) string {
+	if opt.path != "" {
+		return opt.path
 	}
 	if p, ok := obj["_path"].(string); ok && p != "" {
 		return p

@@ -10,22 +10,17 @@ import (
 	"testing"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
-
-// tsvSkip: header, comment and blank lines are the documented skips.
-func tsvSkip(l []byte) bool { return len(l) == 0 || l[0] == '#' }
-
-// jsonSkip: blank lines and the btest banner.
-func jsonSkip(l []byte) bool { return isBlankLine(l) || bytes.HasPrefix(l, btestBanner) }
 
 func readTSV(t testing.TB, input []byte, opts ...Option) ([]format.Record, error) {
 	t.Helper()
-	return readAll(t, input, NewReader(bytes.NewReader(input), format.Limits{}, opts...), tsvSkip)
+	return formattest.CheckReader(t, input, NewReader(bytes.NewReader(input), format.Limits{}, opts...), tsvSkip)
 }
 
 func readJSON(t testing.TB, input []byte, opts ...Option) ([]format.Record, error) {
 	t.Helper()
-	return readAll(t, input, NewJSONReader(bytes.NewReader(input), format.Limits{}, opts...), jsonSkip)
+	return formattest.CheckReader(t, input, NewJSONReader(bytes.NewReader(input), format.Limits{}, opts...), jsonSkip)
 }
 
 func fixture(t testing.TB, name string) []byte {
@@ -362,7 +357,7 @@ func TestTSVLimits(t *testing.T) {
 	hdr := "#separator \\x09\n#fields\ta\tb\n#types\tstring\tstring\n"
 	in := hdr + strings.Repeat("x", 100) + "\ty\n" + "a\t" + strings.Repeat("z", 40) + "\n" + "p\tq\n"
 	rd := NewReader(strings.NewReader(in), format.Limits{MaxLineBytes: 80, MaxFieldBytes: 30})
-	recs, err := readAll(t, []byte(in), rd, tsvSkip)
+	recs, err := formattest.CheckReader(t, []byte(in), rd, tsvSkip)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,11 +367,11 @@ func TestTSVLimits(t *testing.T) {
 	if !strings.Contains(recs[1].Reject.Reason, `"b"`) || strings.Contains(recs[1].Reject.Reason, "zzz") {
 		t.Fatalf("reason %q", recs[1].Reject.Reason)
 	}
-	_, err = readAll(t, []byte(hdr), NewReader(strings.NewReader("#fields\ta\tb\tc\n"), format.Limits{MaxFields: 2}), tsvSkip)
+	_, err = formattest.CheckReader(t, []byte(hdr), NewReader(strings.NewReader("#fields\ta\tb\tc\n"), format.Limits{MaxFields: 2}), tsvSkip)
 	if f, ok := err.(*format.Failure); !ok || f.Code != "invalid_header" {
 		t.Fatalf("err %v", err)
 	}
-	recs = checkLongLineBounded(t, func(r io.Reader, l format.Limits) format.Reader { return NewReader(r, l) },
+	recs = formattest.CheckLongLineBounded(t, func(r io.Reader, l format.Limits) format.Reader { return NewReader(r, l) },
 		[]byte(hdr), []byte("\nx\ty\n"))
 	if len(recs) != 2 || recs[1].Fields["a"] != "x" {
 		t.Fatalf("%v", recs)
@@ -486,7 +481,7 @@ func TestJSONCases(t *testing.T) {
 			}
 		})
 	}
-	recs := checkLongLineBounded(t, func(r io.Reader, l format.Limits) format.Reader { return NewJSONReader(r, l) },
+	recs := formattest.CheckLongLineBounded(t, func(r io.Reader, l format.Limits) format.Reader { return NewJSONReader(r, l) },
 		[]byte(`{"a":1}`+"\n"), []byte("\n{\"b\":2}\n"))
 	if len(recs) != 3 || recs[2].Fields["b"] != num("2") {
 		t.Fatalf("%v", recs)
