@@ -3,8 +3,10 @@ package ingest
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"hash"
 	"fmt"
 	"io"
 	"sort"
@@ -451,15 +453,55 @@ func safeFact(s string) string {
 	}, s)
 }
 
-// recordDigest identifies a record's content for duplicate detection.
+// recordDigest identifies a record's content for duplicate detection: a
+// hash over a canonical walk of the fields (keys sorted, types tagged,
+// lengths prefixed), without reflection.
 func recordDigest(fields map[string]any) [16]byte {
 	h := sha256.New()
-	b, err := json.Marshal(fields)
-	if err != nil {
-		b = []byte(fmt.Sprint(fields))
-	}
-	h.Write(b)
+	var scratch [9]byte
+	writeValue(h, fields, scratch[:])
 	var d [16]byte
 	copy(d[:], h.Sum(nil))
 	return d
+}
+
+func writeValue(h hash.Hash, v any, scratch []byte) {
+	str := func(tag byte, s string) {
+		scratch[0] = tag
+		binary.BigEndian.PutUint64(scratch[1:], uint64(len(s)))
+		h.Write(scratch)
+		io.WriteString(h, s) //nolint:errcheck // hashes never fail
+	}
+	switch x := v.(type) {
+	case nil:
+		str('z', "")
+	case string:
+		str('s', x)
+	case json.Number:
+		str('n', string(x))
+	case bool:
+		if x {
+			str('b', "t")
+		} else {
+			str('b', "f")
+		}
+	case []any:
+		str('a', strconv.Itoa(len(x)))
+		for _, e := range x {
+			writeValue(h, e, scratch)
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		str('m', strconv.Itoa(len(keys)))
+		for _, k := range keys {
+			str('k', k)
+			writeValue(h, x[k], scratch)
+		}
+	default:
+		str('?', fmt.Sprint(x))
+	}
 }

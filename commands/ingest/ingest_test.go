@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -285,5 +286,28 @@ func TestUserProfiles(t *testing.T) {
 	}
 	if _, err := LoadProfiles(dir); err == nil || !strings.Contains(err.Error(), "bad.yaml") {
 		t.Fatalf("invalid profile file accepted: %v", err)
+	}
+}
+
+func TestRecordDigest(t *testing.T) {
+	a := map[string]any{"b": json.Number("1.50"), "a": []any{"x", nil, true}, "c": map[string]any{"y": "1", "x": "2"}}
+	b := map[string]any{"c": map[string]any{"x": "2", "y": "1"}, "a": []any{"x", nil, true}, "b": json.Number("1.50")}
+	if recordDigest(a) != recordDigest(b) {
+		t.Fatal("equal records hash differently")
+	}
+	for _, other := range []map[string]any{
+		{"b": json.Number("1.5"), "a": []any{"x", nil, true}, "c": map[string]any{"y": "1", "x": "2"}},
+		{"b": "1.50", "a": []any{"x", nil, true}, "c": map[string]any{"y": "1", "x": "2"}},
+		{"b": json.Number("1.50"), "a": []any{"x", true, nil}, "c": map[string]any{"y": "1", "x": "2"}},
+		{"b": json.Number("1.50"), "a": []any{"xnil"}, "c": map[string]any{"y": "1", "x": "2"}},
+		{"ab": "", "c": ""},
+		{"a": "bc"},
+	} {
+		if recordDigest(other) == recordDigest(a) {
+			t.Errorf("different record has the same digest: %v", other)
+		}
+	}
+	if recordDigest(map[string]any{"ab": "", "c": ""}) == recordDigest(map[string]any{"a": "", "bc": ""}) {
+		t.Error("key boundaries are not part of the digest")
 	}
 }
