@@ -84,7 +84,7 @@ func NewEnvSource(name, raw string) (*EnvSource, error) {
 	return &EnvSource{key: k}, nil
 }
 
-// FromEnv reads the variable through lookup (os.LookupEnv in production).
+// FromEnv reads the variable through lookup (cmd passes the process environment).
 func FromEnv(lookup func(string) (string, bool), name string) (*EnvSource, error) {
 	raw, ok := lookup(name)
 	if !ok {
