@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,6 +17,7 @@ import (
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/config"
+	"github.com/heimdallhub/heimdall/internal/format"
 	"github.com/heimdallhub/heimdall/internal/format/decompress"
 	"github.com/heimdallhub/heimdall/internal/graphstore"
 	"github.com/heimdallhub/heimdall/internal/httpapi"
@@ -70,7 +72,7 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 func loadConfig(lookup env, only []string) (config.Config, error) {
 	cfg, err := config.Load(func(k string) (string, bool) {
 		if k == "HEIMDALL_COMPONENTS" && only != nil {
-			return joinComma(only), true
+			return strings.Join(only, ","), true
 		}
 		return lookup(k)
 	})
@@ -78,17 +80,6 @@ func loadConfig(lookup env, only []string) (config.Config, error) {
 		return cfg, fmt.Errorf("configuration:\n%w", err)
 	}
 	return cfg, nil
-}
-
-func joinComma(xs []string) string {
-	out := ""
-	for i, x := range xs {
-		if i > 0 {
-			out += ","
-		}
-		out += x
-	}
-	return out
 }
 
 // built holds the adapters and components runServe runs.
@@ -191,7 +182,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		b.batches = ingest.NewBatches(0)
 		h, err := ingest.New(b.producer, codec, ingest.Options{
 			PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, RejectsTopic: cfg.Kafka.RejectsTopic,
-			MaxLineBytes: cfg.Ingest.MaxLineBytes, MaxRejectList: cfg.Ingest.MaxRejectList,
+			Limits: format.Limits{MaxLineBytes: cfg.Ingest.MaxLineBytes}, MaxRejectList: cfg.Ingest.MaxRejectList,
 			Decompress: decompress.Limits{MaxCompressedBytes: cfg.Ingest.MaxBodyBytes, MaxDecompressedBytes: cfg.Ingest.MaxDecompressed},
 			Progress:   func(id string, r ingest.Result) { b.batches.Update(id, "", 0, &r) },
 		})

@@ -109,7 +109,6 @@ type Options struct {
 	PeerID        string
 	EventsTopic   string
 	RejectsTopic  string
-	MaxLineBytes  int // deprecated by Limits.MaxLineBytes; kept as its default
 	MaxRejectList int
 	// Limits bound what one record may cost; Decompress what a compressed
 	// body may cost.
@@ -141,12 +140,6 @@ type Handler struct {
 
 // New returns a handler appending to log.
 func New(log Log, enc Encoder, o Options) (*Handler, error) {
-	if o.MaxLineBytes <= 0 {
-		o.MaxLineBytes = 1 << 20
-	}
-	if o.Limits.MaxLineBytes == 0 {
-		o.Limits.MaxLineBytes = o.MaxLineBytes
-	}
 	o.Limits = o.Limits.WithDefaults()
 	if o.DuplicateWindow <= 0 {
 		o.DuplicateWindow = 1 << 18

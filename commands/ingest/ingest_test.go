@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/format"
 	"github.com/heimdallhub/heimdall/internal/observable"
 )
 
@@ -49,7 +50,7 @@ func newHandler(t testing.TB, log Log) (*Handler, *events.Codec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(log, codec, Options{PeerID: "test", EventsTopic: "ev", RejectsTopic: "rej", MaxLineBytes: 4096, MaxRejectList: 2,
+	h, err := New(log, codec, Options{PeerID: "test", EventsTopic: "ev", RejectsTopic: "rej", Limits: format.Limits{MaxLineBytes: 4096}, MaxRejectList: 2,
 		Now: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +229,7 @@ func FuzzIngest(f *testing.F) {
 		f.Fatal(err)
 	}
 	log := &memLog{}
-	h, err := New(log, codec, Options{PeerID: "fuzz", EventsTopic: "ev", RejectsTopic: "rej", MaxLineBytes: 256})
+	h, err := New(log, codec, Options{PeerID: "fuzz", EventsTopic: "ev", RejectsTopic: "rej", Limits: format.Limits{MaxLineBytes: 256}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func (s *Server) ingest(c echo.Context) error {
 	case "":
 	case ",", ";", "|", ":":
 		delim = rune(d[0])
-	case "tab", "\\t":
+	case "tab":
 		delim = '\t'
 	default:
 		return problem(http.StatusBadRequest, "delimiter must be one of , ; | : tab")

@@ -72,7 +72,7 @@ func Parse(b []byte, lim format.Limits) (map[string]any, *format.Reject) {
 	ParseSyslogPrefix(s[:start]).AddTo(f)
 	rest := s[start+4:]
 	for i := 0; i < len(headerFields); i++ {
-		v, r, ok := headerField(rest)
+		v, r, ok := HeaderField(rest)
 		if !ok {
 			return nil, format.Rejectf("invalid_cef", "the header has %d of the 7 '|'-terminated fields", i)
 		}
@@ -94,9 +94,10 @@ func Parse(b []byte, lim format.Limits) (map[string]any, *format.Reject) {
 	return f, nil
 }
 
-// headerField reads one header field up to an unescaped '|', decoding \|
+// HeaderField reads one header field up to an unescaped '|', decoding \|
 // and \\ (other backslashes are kept). ok is false when no '|' follows.
-func headerField(s string) (v, rest string, ok bool) {
+// LEEF headers use the same escaping.
+func HeaderField(s string) (v, rest string, ok bool) {
 	i := 0
 	for i < len(s) && s[i] != '|' && s[i] != '\\' {
 		i++

@@ -56,7 +56,7 @@ func Parse(b []byte, lim format.Limits) (map[string]any, *format.Reject) {
 	cef.ParseSyslogPrefix(s[:start]).AddTo(f)
 	rest := s[start+5:]
 	for i := 0; i < len(headerFields); i++ {
-		v, r, ok := headerField(rest)
+		v, r, ok := cef.HeaderField(rest)
 		if !ok {
 			if i == len(headerFields)-1 {
 				// An event ID ending the line: no attributes.
@@ -148,35 +148,8 @@ func parseDelimiter(s string) (string, bool) {
 	return string(rune(n)), true
 }
 
-// headerField reads one header field up to an unescaped '|', decoding \|
-// and \\. ok is false when no '|' follows.
-func headerField(s string) (v, rest string, ok bool) {
-	i := 0
-	for i < len(s) && s[i] != '|' && s[i] != '\\' {
-		i++
-	}
-	if i < len(s) && s[i] == '|' {
-		return s[:i], s[i+1:], true
-	}
-	var sb strings.Builder
-	sb.WriteString(s[:i])
-	for ; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' && i+1 < len(s) && (s[i+1] == '|' || s[i+1] == '\\'):
-			sb.WriteByte(s[i+1])
-			i++
-		case c == '|':
-			return sb.String(), s[i+1:], true
-		default:
-			sb.WriteByte(c)
-		}
-	}
-	return "", "", false
-}
-
 func unescapeHeader(s string) string {
-	v, _, _ := headerField(s + "|")
+	v, _, _ := cef.HeaderField(s + "|")
 	return v
 }
 
