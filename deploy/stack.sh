@@ -295,14 +295,18 @@ ensure_ca() {
 # Secrets and env file
 # ---------------------------------------------------------------------------------------------
 
-secret() { # secret NAME: a random password kept in $SECRETS_DIR
+secret() { # secret NAME [base64]: a random secret kept in $SECRETS_DIR (hex, or 32 bytes base64)
 	local f="$SECRETS_DIR/$1"
 	if [ ! -s "$f" ]; then
 		mkdir -p "$SECRETS_DIR"
 		chmod 0700 "$SECRETS_DIR"
 		(
 			umask 077
-			openssl rand -hex 24 >"$f.tmp"
+			if [ "${2:-}" = base64 ]; then
+				openssl rand -base64 32 >"$f.tmp"
+			else
+				openssl rand -hex 24 >"$f.tmp"
+			fi
 		)
 		mv "$f.tmp" "$f"
 	fi
@@ -310,9 +314,12 @@ secret() { # secret NAME: a random password kept in $SECRETS_DIR
 }
 
 write_env() {
-	local pw_app pw_admin cli_secret tmp ca="$CA_DIR/ca.crt"
+	local pw_app pw_admin cli_secret master pk1 tmp ca="$CA_DIR/ca.crt"
 	pw_app="$(secret pg-heimdall)"
 	pw_admin="$(secret pg-postgres)"
+	# PII keys of the development stack: random per stack, never committed.
+	master="$(secret pii-master-key base64)"
+	pk1="$(secret pii-pseudonym-key-pk1 base64)"
 	# The tools' client (heimdall ingest, heimdall token) and its secret: the
 	# provider's configuration is the one source of truth.
 	cli_secret="$(awk '/^  - id: heimdall-cli$/{f=1;next} f&&/^  - id:/{f=0} f&&$1=="secret:"{print $2; exit}' "$REPO_DIR/deploy/idp/config.yaml")"
@@ -333,6 +340,8 @@ write_env() {
 		export HEIMDALL_OIDC_ISSUER='https://localhost:$IDP_PORT'
 		export HEIMDALL_CLIENT_ID='heimdall-cli'
 		export HEIMDALL_CLIENT_SECRET='$cli_secret'
+		export HEIMDALL_MASTER_KEY='$master'
+		export HEIMDALL_PSEUDONYM_KEYS='pk1=$pk1'
 	EOF
 	mv "$tmp" "$ENV_FILE"
 }

@@ -54,7 +54,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		func() Event {
 			e := sampleEvent()
 			e.Type = TypeIngestRejected
-			e.Payload = IngestRejected{Code: "invalid_json", Reason: "line is not a JSON object"}
+			e.Payload = IngestRejected{Code: "invalid_json", Reason: "line is not a JSON object", Content: "enc:v1:dk-1:AAAA", ContentTruncated: true}
 			return e
 		}(),
 	} {
@@ -70,6 +70,9 @@ func TestCodecRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.SchemaVersion = 1
+		if e.Type == TypeIngestRejected {
+			e.SchemaVersion = 2
+		}
 		if ra, ok := e.Payload.(RelationObserved); ok && ra.Attributes == nil {
 			ra.Attributes = []Attribute{}
 			e.Payload = ra

@@ -11,6 +11,8 @@ const (
 	TypeEntityObserved   = "entity.observed"
 	TypeRelationObserved = "relation.observed"
 	TypeIngestRejected   = "ingest.rejected"
+	// TypeDecryptionAudited records a request to decrypt sealed values.
+	TypeDecryptionAudited = "pii.decryption_audited"
 )
 
 // Actor is the authenticated caller a write is attributed to.

@@ -57,10 +57,33 @@ func (RelationObserved) EventType() string { return TypeRelationObserved }
 type IngestRejected struct {
 	Code   string `avro:"code"`
 	Reason string `avro:"reason"`
+	// Content is the record's raw bytes after the PII policy (schema v2;
+	// "" when read from v1 or dropped by the policy).
+	Content          string `avro:"content"`
+	ContentTruncated bool   `avro:"content_truncated"`
 }
 
 // EventType implements Payload.
 func (IngestRejected) EventType() string { return TypeIngestRejected }
+
+// DecryptionAudited records a request to decrypt sealed personal data: what
+// was asked and how each item ended. It never holds plaintext or
+// ciphertext.
+type DecryptionAudited struct {
+	Purpose string           `avro:"purpose"`
+	Items   []DecryptionItem `avro:"items"`
+}
+
+// DecryptionItem is one value a decryption request named.
+type DecryptionItem struct {
+	RecordKey string `avro:"record_key"`
+	Field     string `avro:"field"`
+	DataKeyID string `avro:"data_key_id"`
+	Outcome   string `avro:"outcome"`
+}
+
+// EventType implements Payload.
+func (DecryptionAudited) EventType() string { return TypeDecryptionAudited }
 
 // payloadTypes maps event types to the schema record name and a constructor
 // for the Go value decoded into.
@@ -83,5 +106,10 @@ var payloadTypes = map[string]struct {
 		record: "heimdall.events.IngestRejected",
 		zero:   func() any { return new(IngestRejected) },
 		deref:  func(v any) Payload { return *v.(*IngestRejected) },
+	},
+	TypeDecryptionAudited: {
+		record: "heimdall.events.DecryptionAudited",
+		zero:   func() any { return new(DecryptionAudited) },
+		deref:  func(v any) Payload { return *v.(*DecryptionAudited) },
 	},
 }

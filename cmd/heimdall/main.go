@@ -8,6 +8,8 @@
 //	heimdall ingest FILE...        upload files through the API
 //	heimdall token                 print an access token for the tools' client
 //	heimdall key KIND VALUE        print an observable's canonical key
+//	heimdall keys generate|rotate|status   PII master and data keys
+//	heimdall policy show|check     the PII policy
 //	heimdall config                list every HEIMDALL_* variable
 package main
 
@@ -48,7 +50,12 @@ commands:
   projections status      show graph generations, counts and offsets
   ingest [flags] FILE...  upload NDJSON files through the API
   token                   print an access token for HEIMDALL_CLIENT_ID (for curl)
-  key KIND VALUE          print the canonical key of an observable
+  key [-personal] KIND VALUE
+                          print the canonical key of an observable (-personal: the key
+                          of a value the PII policy marks personal, from HEIMDALL_PSEUDONYM_KEYS)
+  keys generate|rotate|status
+                          new random keys; re-wrap the data keys under a new master key
+  policy show|check FILE  print the built-in PII policy; validate a policy file
   config                  list every HEIMDALL_* variable with its default
   version                 print the version`
 
@@ -71,7 +78,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 	case "token":
 		return runToken(ctx, stdout, lookup)
 	case "key":
-		return runKey(args[1:], stdout)
+		return runKey(args[1:], stdout, lookup)
+	case "keys":
+		return runKeys(ctx, args[1:], stdout, lookup)
+	case "policy":
+		return runPolicy(args[1:], stdout)
 	case "config":
 		return runConfig(stdout)
 	case "version":

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/heimdallhub/heimdall/commands/ingest"
+	"github.com/heimdallhub/heimdall/commands/reveal"
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/config"
@@ -22,6 +24,7 @@ import (
 	"github.com/heimdallhub/heimdall/internal/graphstore"
 	"github.com/heimdallhub/heimdall/internal/httpapi"
 	"github.com/heimdallhub/heimdall/internal/kafka"
+	"github.com/heimdallhub/heimdall/internal/pii"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
 	"github.com/heimdallhub/heimdall/projections/graph"
@@ -89,6 +92,7 @@ type built struct {
 	store     *graphstore.Store
 	projector *graph.Projector
 	batches   *ingest.Batches
+	pii       *piiLayer
 	server    *httpapi.Server
 	serverTLS *tls.Config
 	closers   []func()
@@ -149,10 +153,19 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		}
 	}
 
-	var ingester httpapi.Ingester
-	if cfg.Runs(config.ComponentIngest) {
+	// The PII layer: the policy and its keys, for every component that
+	// writes values (ingest) or reveals them (the API's decrypt path).
+	if cfg.Runs(config.ComponentAPI) || cfg.Runs(config.ComponentIngest) {
+		b.pii, err = openPII(ctx, cfg.PII, cfg.Postgres, clientTLS)
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		b.closers = append(b.closers, b.pii.close)
+		log.Info("pii policy loaded", "policy_version", b.pii.engine.Version(),
+			"master_key_id", b.pii.engine.KeyStore().MasterKeyID(), "pseudonym_key", b.pii.engine.PseudonymKeyVersion())
 		b.producer, err = kafka.NewProducer(b.kafka, kafka.ProducerOptions{
-			Linger: cfg.Kafka.ProducerLinger, MaxBufferedRecs: cfg.Kafka.MaxBufferedRecs,
+			Linger: cfg.Kafka.ProducerLinger, MaxBufferedRecs: cfg.Kafka.MaxBufferedRecs, Compression: cfg.Kafka.Compression,
 		})
 		if err != nil {
 			b.close()
@@ -163,6 +176,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			defer cancel()
 			b.producer.Close(ctx)
 		})
+	}
+
+	var ingester httpapi.Ingester
+	if cfg.Runs(config.ComponentIngest) {
 		profiles, err := ingest.BuiltinProfiles()
 		if err != nil {
 			b.close()
@@ -185,6 +202,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			Limits: format.Limits{MaxLineBytes: cfg.Ingest.MaxLineBytes}, MaxRejectList: cfg.Ingest.MaxRejectList,
 			Decompress: decompress.Limits{MaxCompressedBytes: cfg.Ingest.MaxBodyBytes, MaxDecompressedBytes: cfg.Ingest.MaxDecompressed},
 			Progress:   func(id string, r ingest.Result) { b.batches.Update(id, "", 0, &r) },
+			PII:        b.pii.engine,
 		})
 		if err != nil {
 			b.close()
@@ -202,14 +220,32 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}, Timeout: 30 * time.Second}
 		verifier := auth.New(cfg.OIDC.Issuer, cfg.OIDC.Audience, hc, log)
 		ready["oidc"] = verifier.Ready
-		tp := telemetry.NewTracerProvider()
-		b.closers = append(b.closers, func() { _ = tp.Shutdown(context.Background()) })
+		tp, err := telemetry.NewTracerProvider(ctx, telemetry.TraceExport{
+			URL: cfg.OTLPTracesURL, TLS: clientTLS, Service: "heimdall", Instance: cfg.PeerID,
+		})
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		b.closers = append(b.closers, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = tp.Shutdown(ctx) // flushes batched spans
+		})
 		opts := httpapi.Options{
 			Logger: log, Registry: reg, Verifier: verifier, Ready: ready, Tracer: telemetry.Tracer(tp, "api"),
 			Ingest: ingester, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Batches: b.batches, SpoolDir: cfg.Ingest.SpoolDir,
 		}
 		if cfg.Runs(config.ComponentAPI) {
 			opts.Entities = b.store
+			dec, err := reveal.New(&reloadingOpener{layer: b.pii, log: log}, sealedValues{b.store}, b.producer, codec, reveal.Options{
+				PeerID: cfg.PeerID, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub,
+			})
+			if err != nil {
+				b.close()
+				return nil, err
+			}
+			opts.Decrypt, opts.DecryptGroups = dec, cfg.PII.DecryptGroups
 		}
 		b.server = httpapi.New(opts)
 		// Discover the provider now so the first request does not wait; a
@@ -226,12 +262,52 @@ func ensureTopics(ctx context.Context, admin *kgo.Client, cfg config.Config, log
 			Configs: kafka.EventLogConfigs(cfg.Kafka.ReplicationFactor)},
 		{Name: cfg.Kafka.RejectsTopic, Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
 			Configs: kafka.EventLogConfigs(cfg.Kafka.ReplicationFactor)},
+		{Name: cfg.Kafka.AuditTopic, Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
+			Configs: kafka.EventLogConfigs(cfg.Kafka.ReplicationFactor)},
 	}
 	tctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := kafka.EnsureTopics(tctx, admin, specs...); err != nil {
 		return fmt.Errorf("preparing topics: %w", err)
 	}
-	log.Info("topics ready", "events", cfg.Kafka.EventsTopic, "rejects", cfg.Kafka.RejectsTopic, "partitions", cfg.Kafka.Partitions)
+	log.Info("topics ready", "events", cfg.Kafka.EventsTopic, "rejects", cfg.Kafka.RejectsTopic, "audit", cfg.Kafka.AuditTopic, "partitions", cfg.Kafka.Partitions)
 	return nil
+}
+
+// sealedValues reads the sealed value of an entity for the decrypt path.
+// Only an entity's own value can be looked up; attribute values (sets) and
+// rejected lines are named with their value by the caller.
+type sealedValues struct{ store *graphstore.Store }
+
+func (r sealedValues) SealedValue(ctx context.Context, key, field string) (string, bool, error) {
+	if field != ingest.EntityValueField {
+		return "", false, nil
+	}
+	v, err := r.store.Entity(ctx, key)
+	if errors.Is(err, graph.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return v.Value, true, nil
+}
+
+// reloadingOpener opens sealed values with the engine, first loading data
+// keys another process created when a value names one this process does
+// not hold yet.
+type reloadingOpener struct {
+	layer *piiLayer
+	log   *slog.Logger
+}
+
+func (o *reloadingOpener) Decrypt(recordKey, field, sealed string) (string, error) {
+	if id := pii.DataKeyID(sealed); id != "" && !o.layer.engine.KeyStore().Has(id) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := o.layer.keys.Reload(ctx, o.layer.engine.KeyStore()); err != nil {
+			o.log.Warn("reloading data keys failed", "err", err)
+		}
+	}
+	return o.layer.engine.Decrypt(recordKey, field, sealed)
 }

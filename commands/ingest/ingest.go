@@ -112,10 +112,12 @@ type Options struct {
 	MaxRejectList int
 	// Limits bound what one record may cost; Decompress what a compressed
 	// body may cost.
-	Limits         format.Limits
-	Decompress     decompress.Limits
-	Classification string // of ingested events until annotated; the highest level by default
-	PolicyVersion  string
+	Limits     format.Limits
+	Decompress decompress.Limits
+	// PII applies the personal-data policy to every value before it is
+	// appended; required. Events carry its version and the highest level of
+	// the fields they hold; rejects carry the highest level.
+	PII Guard
 	// DuplicateWindow bounds the memory used to recognise repeated records
 	// within a batch: the digests of this many distinct records are kept.
 	DuplicateWindow int
@@ -127,9 +129,19 @@ type Options struct {
 	Now      func() time.Time
 }
 
-// PolicyVersion of the built-in field policy: keep the observables and
-// attributes a profile names, drop every other field.
-const PolicyVersion = "builtin-keep-declared/1"
+// RejectsProfile and RejectRawField name the policy rule a rejected
+// record's raw bytes go through before they are stored.
+const (
+	RejectsProfile = "rejects"
+	RejectRawField = "raw"
+)
+
+// maxRejectContent bounds the raw bytes kept of a record rejected after
+// parsing (its fields, as JSON).
+const maxRejectContent = 4096
+
+// highestRank names the highest classification level (Guard.Level clamps).
+const highestRank = int(^uint(0) >> 1)
 
 // Handler executes ingest commands.
 type Handler struct {
@@ -143,12 +155,6 @@ func New(log Log, enc Encoder, o Options) (*Handler, error) {
 	o.Limits = o.Limits.WithDefaults()
 	if o.DuplicateWindow <= 0 {
 		o.DuplicateWindow = 1 << 18
-	}
-	if o.Classification == "" {
-		o.Classification = "TOP SECRET"
-	}
-	if o.PolicyVersion == "" {
-		o.PolicyVersion = PolicyVersion
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -166,6 +172,9 @@ func New(log Log, enc Encoder, o Options) (*Handler, error) {
 	var errs []error
 	if o.PeerID == "" {
 		errs = append(errs, errors.New("ingest: peer id required"))
+	}
+	if o.PII == nil {
+		errs = append(errs, errors.New("ingest: the PII policy engine is required"))
 	}
 	if o.EventsTopic == "" || o.RejectsTopic == "" {
 		errs = append(errs, errors.New("ingest: events and rejects topics required"))
@@ -267,7 +276,7 @@ func (b *batch) record(rec format.Record) {
 		b.reject(rec, "no_profile", fmt.Sprintf("no mapping profile for %s records%s; name one with the profile parameter", b.cmd.Format, describeMeta(rec.Meta)))
 		return
 	}
-	m, err := mapRecord(profile, rec.Fields, b.h.opts.Now())
+	m, err := mapRecord(profile, b.h.opts.PII, rec.Fields, b.h.opts.Now())
 	if err != nil {
 		var me *mappingError
 		if errors.As(err, &me) {
@@ -289,7 +298,7 @@ func (b *batch) record(rec format.Record) {
 	prov := events.Provenance{Source: b.cmd.Source, Format: b.cmd.Format, File: b.cmd.File, Line: rec.Line, ByteOffset: rec.Offset}
 	line := strconv.FormatInt(rec.Line, 10)
 	n := 0
-	emit := func(key string, p events.Payload, observed time.Time) bool {
+	emit := func(key string, p events.Payload, observed time.Time, rank int) bool {
 		hlc := b.h.opts.Clock.Now()
 		ev := events.Event{
 			ID:             events.DeterministicID(observed, b.cmd.BatchID, line, strconv.Itoa(n)),
@@ -302,20 +311,20 @@ func (b *batch) record(rec format.Record) {
 			BatchID:        b.cmd.BatchID,
 			RecordedAt:     hlc.Time(),
 			Provenance:     prov,
-			Classification: b.h.opts.Classification,
-			PolicyVersion:  b.h.opts.PolicyVersion,
+			Classification: b.h.opts.PII.Level(rank),
+			PolicyVersion:  b.h.opts.PII.Version(),
 			Payload:        p,
 		}
 		n++
 		return b.append(b.h.opts.EventsTopic, ev)
 	}
 	for _, e := range m.entities {
-		if !emit(e.key, events.EntityObserved{Kind: e.kind, Value: e.value, ObservedAt: m.observedAt, Attributes: []events.Attribute{}}, m.observedAt) {
+		if !emit(e.key, events.EntityObserved{Kind: e.kind, Value: e.value, ObservedAt: m.observedAt, Attributes: []events.Attribute{}}, m.observedAt, e.rank) {
 			return
 		}
 	}
 	for _, r := range m.relations {
-		if !emit(r.key, r.payload(m.observedAt), m.observedAt) {
+		if !emit(r.key, r.payload(m.observedAt), m.observedAt, r.rank) {
 			return
 		}
 	}
@@ -330,6 +339,7 @@ func (b *batch) reject(rec format.Record, code, reason string) {
 	} else {
 		b.res.RejectsTruncated = true
 	}
+	content, truncated := b.rejectContent(rec)
 	hlc := b.h.opts.Clock.Now()
 	b.append(b.h.opts.RejectsTopic, events.Event{
 		ID:             events.DeterministicID(hlc.Time(), b.cmd.BatchID, strconv.FormatInt(rec.Line, 10), "reject"),
@@ -342,10 +352,44 @@ func (b *batch) reject(rec format.Record, code, reason string) {
 		BatchID:        b.cmd.BatchID,
 		RecordedAt:     hlc.Time(),
 		Provenance:     events.Provenance{Source: b.cmd.Source, Format: b.cmd.Format, File: b.cmd.File, Line: rec.Line, ByteOffset: rec.Offset},
-		Classification: b.h.opts.Classification,
-		PolicyVersion:  b.h.opts.PolicyVersion,
-		Payload:        events.IngestRejected{Code: code, Reason: reason},
+		Classification: b.h.opts.PII.Level(highestRank),
+		PolicyVersion:  b.h.opts.PII.Version(),
+		Payload:        events.IngestRejected{Code: code, Reason: reason, Content: content, ContentTruncated: truncated},
 	})
+}
+
+// RejectRecordKey is the record a rejected line's sealed content is bound
+// to: "<batch id>/<line>".
+func RejectRecordKey(batchID string, line int64) string {
+	return batchID + "/" + strconv.FormatInt(line, 10)
+}
+
+// rejectContent passes a rejected record's raw bytes (or, when it was
+// rejected after parsing, its fields as JSON) through the policy rule of
+// RejectsProfile/RejectRawField. The result is "" when the policy drops it
+// or could not treat it: raw input never reaches the log untreated.
+func (b *batch) rejectContent(rec format.Record) (string, bool) {
+	raw, truncated := rec.Raw, rec.RawTruncated
+	if raw == nil && rec.Fields != nil {
+		j, err := json.Marshal(rec.Fields)
+		if err != nil {
+			return "", false
+		}
+		raw = j
+	}
+	if len(raw) == 0 {
+		return "", false
+	}
+	if len(raw) > maxRejectContent {
+		raw, truncated = raw[:maxRejectContent], true
+	}
+	g := b.h.opts.PII
+	rule := g.Rule(RejectsProfile, RejectRawField)
+	out, drop, err := g.Apply(rule, RejectRecordKey(b.cmd.BatchID, rec.Line), RejectRawField, strings.ToValidUTF8(string(raw), "\uFFFD"))
+	if err != nil || drop {
+		return "", false
+	}
+	return out, truncated
 }
 
 // append encodes ev and hands it to the log; it reports false once the batch

@@ -16,6 +16,7 @@ import (
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/format"
 	"github.com/heimdallhub/heimdall/internal/observable"
+	"github.com/heimdallhub/heimdall/internal/pii/piitest"
 )
 
 // memLog is an in-memory event log for unit tests of the command; the real
@@ -51,7 +52,7 @@ func newHandler(t testing.TB, log Log) (*Handler, *events.Codec) {
 		t.Fatal(err)
 	}
 	h, err := New(log, codec, Options{PeerID: "test", EventsTopic: "ev", RejectsTopic: "rej", Limits: format.Limits{MaxLineBytes: 4096}, MaxRejectList: 2,
-		Now: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }})
+		Now: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }, PII: piitest.Engine(t, "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestCountsAddUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		if e.Actor.Subject != "alice" || e.RequestID != "req-1" || e.BatchID != "batch-0001" || e.RecordedAt.IsZero() ||
-			e.PolicyVersion == "" || e.Classification != "TOP SECRET" || e.OriginPeer != "test" || e.Vector["test"] != int64(e.HLC) {
+			e.PolicyVersion != h.opts.PII.Version() || e.Classification == "" || e.OriginPeer != "test" || e.Vector["test"] != int64(e.HLC) {
 			t.Fatalf("envelope incomplete: %+v", e)
 		}
 		switch p := e.Payload.(type) {
@@ -229,7 +230,7 @@ func FuzzIngest(f *testing.F) {
 		f.Fatal(err)
 	}
 	log := &memLog{}
-	h, err := New(log, codec, Options{PeerID: "fuzz", EventsTopic: "ev", RejectsTopic: "rej", Limits: format.Limits{MaxLineBytes: 256}})
+	h, err := New(log, codec, Options{PeerID: "fuzz", EventsTopic: "ev", RejectsTopic: "rej", Limits: format.Limits{MaxLineBytes: 256}, PII: piitest.Engine(f, "")})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -273,12 +274,31 @@ func TestUserProfiles(t *testing.T) {
 	}
 	log := &memLog{}
 	codec, _ := events.NewCodec()
-	h, err := New(log, codec, Options{PeerID: "p", EventsTopic: "ev", RejectsTopic: "rej", Profiles: own})
+	// A profile of one's own needs policy rules for its fields: without
+	// them every value is dropped and the record holds nothing to keep.
+	h, err := New(log, codec, Options{PeerID: "p", EventsTopic: "ev", RejectsTopic: "rej", Profiles: own, PII: piitest.Engine(t, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.Handle(context.Background(), cmd("client,site\n192.0.2.7,Example.ORG\n"))
+	if err != nil || res.Rejected != 1 || res.Accepted != 0 {
+		t.Fatalf("unnamed fields were not dropped: %+v %v", res, err)
+	}
+	h, err = New(log, codec, Options{PeerID: "p", EventsTopic: "ev", RejectsTopic: "rej", Profiles: own, PII: piitest.Engine(t, `
+version: "2026-11-28.1"
+levels: [PUBLIC, PERSONAL]
+default: {level: PERSONAL, action: drop}
+profiles:
+  my-proxy:
+    fields:
+      client: {level: PERSONAL, action: pseudonymise, kind: ip}
+      site:   {level: PUBLIC, action: keep}
+`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := cmd("client,site\n192.0.2.7,Example.ORG\n")
-	res, err := h.Handle(context.Background(), c)
+	res, err = h.Handle(context.Background(), c)
 	if err != nil || res.Accepted != 1 || res.Format != "csv" || res.Events != 3 {
 		t.Fatalf("%+v %v", res, err)
 	}

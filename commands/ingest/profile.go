@@ -78,12 +78,14 @@ var (
 )
 
 // knownKinds are the kinds a profile may name; "ip" means IPv4 or IPv6.
-// Personal kinds (email-addr, user-account) are not offered until the PII
-// policy can pseudonymise them.
+// The personal kinds (email-addr, user-account) are offered because every
+// value goes through the PII policy, which pseudonymises or encrypts them
+// (the built-in policy encrypts them; their graph keys derive from
+// pseudonyms, so equal values still join).
 var knownKinds = map[string]bool{
 	"ip": true, "ipv4-addr": true, "ipv6-addr": true, "domain-name": true, "url": true, "file": true,
 	"mac-addr": true, "host": true, "x509-certificate": true, "autonomous-system": true,
-	"alert-signature": true, "user-agent": true,
+	"alert-signature": true, "user-agent": true, "email-addr": true, "user-account": true,
 }
 
 var templateField = regexp.MustCompile(`\{([^{}]+)\}`)

@@ -13,6 +13,7 @@ const module = "github.com/heimdallhub/heimdall"
 var adapters = []string{
 	module + "/internal/kafka",
 	module + "/internal/graphstore",
+	module + "/internal/datakeys",
 	module + "/internal/httpapi",
 	"github.com/twmb/franz-go",
 	"github.com/jackc/pgx",

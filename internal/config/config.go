@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heimdallhub/heimdall/internal/pii/keys"
 )
 
 // Components a serve process can run.
@@ -34,8 +37,11 @@ type Config struct {
 	OIDC     OIDC
 	Ingest   Ingest
 	Project  Projector
+	PII      PII
 
 	ShutdownTimeout time.Duration
+	// OTLPTracesURL is the collector's OTLP/HTTP traces endpoint (https).
+	OTLPTracesURL string
 }
 
 // HTTP configures the API listener.
@@ -56,10 +62,12 @@ type Kafka struct {
 	Brokers           []string
 	EventsTopic       string
 	RejectsTopic      string
+	AuditTopic        string
 	Partitions        int32
 	ReplicationFactor int16
 	ProducerLinger    time.Duration
 	MaxBufferedRecs   int
+	Compression       string
 }
 
 // Postgres configures the read-model database.
@@ -90,6 +98,22 @@ type Projector struct {
 	Workers   int
 }
 
+// PII configures the personal-data layer. Keys are parsed and checked by
+// Load; their formatting never prints key material.
+type PII struct {
+	// PolicyFile is the policy YAML; empty means the built-in policy.
+	PolicyFile string
+	// MasterKey wraps the data keys; PreviousMasterKeys are still accepted
+	// to open data keys during a rotation.
+	MasterKey          keys.MasterKey
+	PreviousMasterKeys []keys.MasterKey
+	PseudonymKeys      *keys.PseudonymKeys
+	// NationalIDs are the national id schemes the free-text scrubber finds.
+	NationalIDs []string
+	// DecryptGroups are the token groups granted the decrypt role.
+	DecryptGroups []string
+}
+
 // Var documents one environment variable.
 type Var struct {
 	Name, Default, Help string
@@ -107,10 +131,12 @@ var Vars = []Var{
 	{"HEIMDALL_KAFKA_BROKERS", "", "Comma-separated TLS bootstrap brokers, host:port."},
 	{"HEIMDALL_KAFKA_EVENTS_TOPIC", "heimdall.events", "Event log topic (retention unlimited)."},
 	{"HEIMDALL_KAFKA_REJECTS_TOPIC", "heimdall.rejects", "Topic of rejected input records."},
+	{"HEIMDALL_KAFKA_AUDIT_TOPIC", "heimdall.audit", "Topic of audit events (every decryption; retention unlimited)."},
 	{"HEIMDALL_KAFKA_PARTITIONS", "6", "Partitions of topics Heimdall creates."},
 	{"HEIMDALL_KAFKA_REPLICATION_FACTOR", "1", "Replication factor of topics Heimdall creates (use 3 in production)."},
 	{"HEIMDALL_KAFKA_LINGER", "5ms", "Producer linger."},
 	{"HEIMDALL_KAFKA_MAX_BUFFERED_RECORDS", "20000", "Producer buffer bound; ingest waits when it is full."},
+	{"HEIMDALL_KAFKA_COMPRESSION", "zstd", "Record batch compression: zstd, lz4, snappy, gzip or none."},
 	{"HEIMDALL_POSTGRES_URL", "", "Read-model database URL; must use sslmode=verify-full."},
 	{"HEIMDALL_POSTGRES_MAX_CONNS", "10", "Connection pool size."},
 	{"HEIMDALL_OIDC_ISSUER", "", "OIDC issuer URL (https) whose tokens the API accepts."},
@@ -124,6 +150,13 @@ var Vars = []Var{
 	{"HEIMDALL_PROJECTOR_BATCH_SIZE", "5000", "Most records a projector applies in one transaction."},
 	{"HEIMDALL_PROJECTOR_WORKERS", "2", "Group members one process runs; partitions are split between them and applied concurrently."},
 	{"HEIMDALL_SHUTDOWN_TIMEOUT", "30s", "Grace period for in-flight requests and batches at shutdown."},
+	{"HEIMDALL_OTLP_TRACES_URL", "", "OTLP/HTTP traces endpoint of a collector (https://host:4318/v1/traces), TLS 1.3 with HEIMDALL_CA_FILE; empty: spans are not exported."},
+	{"HEIMDALL_PII_POLICY", "", "PII policy file (YAML); empty uses the built-in policy (`heimdall pii policy` prints it)."},
+	{"HEIMDALL_MASTER_KEY", "", "Secret. Master key wrapping the data keys: base64 of 32+ random bytes (`heimdall keys generate`). Required by the api and ingest components."},
+	{"HEIMDALL_MASTER_KEY_PREVIOUS", "", "Secret. Comma-separated previous master keys, still accepted while `heimdall keys rotate` re-wraps the data keys."},
+	{"HEIMDALL_PSEUDONYM_KEYS", "", "Secret. Pseudonymisation keys, pk1=<base64>,pk2=<base64>; the highest version signs new pseudonyms. Required by the api and ingest components."},
+	{"HEIMDALL_SCRUB_NATIONAL_IDS", "", "National id schemes the free-text scrubber finds: us_ssn, uk_nino, nl_bsn, es_dni."},
+	{"HEIMDALL_DECRYPT_GROUPS", "heimdall-admin", "Token groups granted the decrypt role (POST /v1/decrypt, audited)."},
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in production)
@@ -150,10 +183,12 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			Brokers:           r.list("HEIMDALL_KAFKA_BROKERS"),
 			EventsTopic:       r.str("HEIMDALL_KAFKA_EVENTS_TOPIC"),
 			RejectsTopic:      r.str("HEIMDALL_KAFKA_REJECTS_TOPIC"),
+			AuditTopic:        r.str("HEIMDALL_KAFKA_AUDIT_TOPIC"),
 			Partitions:        int32(r.intRange("HEIMDALL_KAFKA_PARTITIONS", 1, 10000)),
 			ReplicationFactor: int16(r.intRange("HEIMDALL_KAFKA_REPLICATION_FACTOR", 1, 32)),
 			ProducerLinger:    r.duration("HEIMDALL_KAFKA_LINGER"),
 			MaxBufferedRecs:   r.intRange("HEIMDALL_KAFKA_MAX_BUFFERED_RECORDS", 100, 10_000_000),
+			Compression:       r.str("HEIMDALL_KAFKA_COMPRESSION"),
 		},
 		Postgres: Postgres{
 			URL:      r.str("HEIMDALL_POSTGRES_URL"),
@@ -176,10 +211,48 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			Workers:   r.intRange("HEIMDALL_PROJECTOR_WORKERS", 1, 64),
 		},
 		ShutdownTimeout: r.duration("HEIMDALL_SHUTDOWN_TIMEOUT"),
+		OTLPTracesURL:   r.str("HEIMDALL_OTLP_TRACES_URL"),
+		PII: PII{
+			PolicyFile:    r.str("HEIMDALL_PII_POLICY"),
+			NationalIDs:   r.list("HEIMDALL_SCRUB_NATIONAL_IDS"),
+			DecryptGroups: r.list("HEIMDALL_DECRYPT_GROUPS"),
+		},
+	}
+	if c.Runs(ComponentAPI) || c.Runs(ComponentIngest) {
+		r.piiKeys(&c.PII)
 	}
 	errs := r.errs
 	errs = append(errs, c.validate()...)
 	return c, errors.Join(errs...)
+}
+
+// Keys is what the key administration commands need.
+type Keys struct {
+	Postgres Postgres
+	CAFile   string
+	PII      PII
+}
+
+// LoadKeys reads the configuration of `heimdall keys`: the database, the
+// CA bundle and the PII keys, each checked as Load checks them.
+func LoadKeys(lookup func(string) (string, bool)) (Keys, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	r := reader{lookup: lookup, defaults: map[string]string{}}
+	for _, v := range Vars {
+		r.defaults[v.Name] = v.Default
+	}
+	k := Keys{
+		Postgres: Postgres{URL: r.str("HEIMDALL_POSTGRES_URL"), MaxConns: 2},
+		CAFile:   r.str("HEIMDALL_CA_FILE"),
+		PII:      PII{PolicyFile: r.str("HEIMDALL_PII_POLICY"), NationalIDs: r.list("HEIMDALL_SCRUB_NATIONAL_IDS")},
+	}
+	r.piiKeys(&k.PII)
+	if err := checkPostgresURL(k.Postgres.URL); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("HEIMDALL_POSTGRES_URL: %w", err))
+	}
+	return k, errors.Join(r.errs...)
 }
 
 // Runs reports whether component is enabled.
@@ -257,13 +330,29 @@ func (c Config) validate() []error {
 			bad("HEIMDALL_KAFKA_BROKERS", "%q is not host:port", b)
 		}
 	}
-	if c.Kafka.EventsTopic == "" || c.Kafka.RejectsTopic == "" || c.Kafka.EventsTopic == c.Kafka.RejectsTopic {
-		bad("HEIMDALL_KAFKA_EVENTS_TOPIC/HEIMDALL_KAFKA_REJECTS_TOPIC", "must be set and differ")
+	if c.Kafka.EventsTopic == "" || c.Kafka.RejectsTopic == "" || c.Kafka.AuditTopic == "" ||
+		c.Kafka.EventsTopic == c.Kafka.RejectsTopic || c.Kafka.AuditTopic == c.Kafka.EventsTopic || c.Kafka.AuditTopic == c.Kafka.RejectsTopic {
+		bad("HEIMDALL_KAFKA_EVENTS_TOPIC/HEIMDALL_KAFKA_REJECTS_TOPIC/HEIMDALL_KAFKA_AUDIT_TOPIC", "must be set and differ")
 	}
-	if c.Runs(ComponentAPI) || c.Runs(ComponentProjector) {
-		if err := checkPostgresURL(c.Postgres.URL); err != nil {
-			bad("HEIMDALL_POSTGRES_URL", "%v", err)
+	switch c.Kafka.Compression {
+	case "zstd", "lz4", "snappy", "gzip", "none":
+	default:
+		bad("HEIMDALL_KAFKA_COMPRESSION", "must be zstd, lz4, snappy, gzip or none")
+	}
+	if c.OTLPTracesURL != "" {
+		if u, err := url.Parse(c.OTLPTracesURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("HEIMDALL_OTLP_TRACES_URL", "must be an https URL")
 		}
+	}
+	if c.PII.PolicyFile != "" {
+		if _, err := os.Stat(c.PII.PolicyFile); err != nil {
+			bad("HEIMDALL_PII_POLICY", "cannot read file %s", c.PII.PolicyFile)
+		}
+	}
+	// Every component needs the database: the read models, and the
+	// wrapped data keys of the PII layer.
+	if err := checkPostgresURL(c.Postgres.URL); err != nil {
+		bad("HEIMDALL_POSTGRES_URL", "%v", err)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("HEIMDALL_SHUTDOWN_TIMEOUT", "must be positive")
@@ -334,6 +423,39 @@ func (r *reader) intRange(name string, lo, hi int) int {
 		r.errs = append(r.errs, fmt.Errorf("%s: must be between %d and %d", name, lo, hi))
 	}
 	return n
+}
+
+// piiKeys reads and checks the PII keys; a missing or weak key is an error
+// that names the variable, never its value.
+func (r *reader) piiKeys(p *PII) {
+	master, err := keys.FromEnv(r.lookup, "HEIMDALL_MASTER_KEY")
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("HEIMDALL_MASTER_KEY: %w (generate one with `heimdall keys generate`)", err))
+	} else {
+		p.MasterKey, _ = master.MasterKey(context.Background())
+	}
+	if raw, ok := r.lookup("HEIMDALL_MASTER_KEY_PREVIOUS"); ok && strings.TrimSpace(raw) != "" {
+		for i, part := range strings.Split(raw, ",") {
+			src, err := keys.NewEnvSource(fmt.Sprintf("HEIMDALL_MASTER_KEY_PREVIOUS entry %d", i+1), part)
+			if err != nil {
+				r.errs = append(r.errs, err)
+				continue
+			}
+			k, _ := src.MasterKey(context.Background())
+			p.PreviousMasterKeys = append(p.PreviousMasterKeys, k)
+		}
+	}
+	raw, ok := r.lookup("HEIMDALL_PSEUDONYM_KEYS")
+	if !ok {
+		r.errs = append(r.errs, fmt.Errorf("HEIMDALL_PSEUDONYM_KEYS: %w: not set (pk1=<base64 of 32+ random bytes>)", keys.ErrMissingKey))
+		return
+	}
+	ps, err := keys.ParsePseudonymKeys("HEIMDALL_PSEUDONYM_KEYS", raw)
+	if err != nil {
+		r.errs = append(r.errs, err)
+		return
+	}
+	p.PseudonymKeys = ps
 }
 
 func (r *reader) duration(name string) time.Duration {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,18 +42,88 @@ func TestLoadValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := Load(env(map[string]string{
-		"HEIMDALL_TLS_CERT_FILE": cert,
-		"HEIMDALL_TLS_KEY_FILE":  cert,
-		"HEIMDALL_KAFKA_BROKERS": "localhost:59092, localhost:59094",
-		"HEIMDALL_POSTGRES_URL":  "postgres://u:p@localhost:5432/h?sslmode=verify-full",
-		"HEIMDALL_OIDC_ISSUER":   "https://localhost:58443",
-		"HEIMDALL_COMPONENTS":    "projector,api",
+		"HEIMDALL_TLS_CERT_FILE":  cert,
+		"HEIMDALL_TLS_KEY_FILE":   cert,
+		"HEIMDALL_KAFKA_BROKERS":  "localhost:59092, localhost:59094",
+		"HEIMDALL_POSTGRES_URL":   "postgres://u:p@localhost:5432/h?sslmode=verify-full",
+		"HEIMDALL_OIDC_ISSUER":    "https://localhost:58443",
+		"HEIMDALL_COMPONENTS":     "projector,api",
+		"HEIMDALL_MASTER_KEY":     testKey,
+		"HEIMDALL_PSEUDONYM_KEYS": "pk1=" + testKey2 + ",pk2=" + testKey,
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(c.Kafka.Brokers) != 2 || !c.Runs(ComponentAPI) || c.Runs(ComponentIngest) || c.Kafka.Partitions != 6 {
 		t.Fatalf("%+v", c)
+	}
+	if c.PII.MasterKey.ID() == "" || c.PII.PseudonymKeys == nil {
+		t.Fatal("PII keys not loaded")
+	}
+	if v, _ := c.PII.PseudonymKeys.Current(); v != "pk2" {
+		t.Fatalf("current pseudonym key %s, want pk2", v)
+	}
+	if strings.Contains(fmt.Sprintf("%+v %#v", c, c), testKey[:12]) {
+		t.Fatal("configuration prints key material")
+	}
+}
+
+const (
+	testKey  = "q83vEjRWeJq83vEjRWeJ7u/+3LqYdlQyEM3e8BI0VmY="
+	testKey2 = "RJC0hCPI8Aq/Oc9nKQfqurzsbEi0I3mOL5rg/kvii9o="
+)
+
+// The PII keys are required by the api and ingest components, and a weak or
+// malformed key stops the start with a message naming the variable only.
+func TestPIIKeysMissingOrWeak(t *testing.T) {
+	base := map[string]string{
+		"HEIMDALL_KAFKA_BROKERS": "localhost:59092",
+		"HEIMDALL_POSTGRES_URL":  "postgres://u:p@localhost:5432/h?sslmode=verify-full",
+		"HEIMDALL_COMPONENTS":    "ingest",
+		"HEIMDALL_TLS_CERT_FILE": "", "HEIMDALL_OIDC_ISSUER": "https://localhost:58443",
+	}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	weak := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" // 32 zero bytes
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want []string
+	}{
+		"missing":   {with(), []string{"HEIMDALL_MASTER_KEY", "HEIMDALL_PSEUDONYM_KEYS", "not set"}},
+		"weak":      {with("HEIMDALL_MASTER_KEY", weak, "HEIMDALL_PSEUDONYM_KEYS", "pk1="+weak), []string{"HEIMDALL_MASTER_KEY", "weak", "pk1"}},
+		"short":     {with("HEIMDALL_MASTER_KEY", "c2hvcnQ=", "HEIMDALL_PSEUDONYM_KEYS", "pk1="+testKey), []string{"HEIMDALL_MASTER_KEY"}},
+		"malformed": {with("HEIMDALL_MASTER_KEY", testKey, "HEIMDALL_PSEUDONYM_KEYS", testKey), []string{"HEIMDALL_PSEUDONYM_KEYS"}},
+		"previous":  {with("HEIMDALL_MASTER_KEY", testKey, "HEIMDALL_PSEUDONYM_KEYS", "pk1="+testKey2, "HEIMDALL_MASTER_KEY_PREVIOUS", weak), []string{"HEIMDALL_MASTER_KEY_PREVIOUS"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(env(tc.env))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+			for _, secret := range []string{testKey[:12], testKey2[:12], "AAAAAAAAAAAA"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Error("error echoes key material")
+				}
+			}
+		})
+	}
+	// The projector alone needs no PII keys.
+	m := with("HEIMDALL_COMPONENTS", "projector")
+	if _, err := Load(env(m)); err != nil {
+		t.Fatalf("projector: %v", err)
 	}
 }
 

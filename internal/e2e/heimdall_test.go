@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -142,6 +143,9 @@ func newInstance(t testing.TB) *instance {
 		"HEIMDALL_KAFKA_BROKERS":       strings.Join(st.KafkaBrokers, ","),
 		"HEIMDALL_KAFKA_EVENTS_TOPIC":  in.eventsT,
 		"HEIMDALL_KAFKA_REJECTS_TOPIC": "heimdall.e2e." + suffix + ".rejects",
+		"HEIMDALL_KAFKA_AUDIT_TOPIC":   "heimdall.e2e." + suffix + ".audit",
+		"HEIMDALL_MASTER_KEY":          randomKey(t),
+		"HEIMDALL_PSEUDONYM_KEYS":      "pk1=" + randomKey(t),
 		"HEIMDALL_KAFKA_PARTITIONS":    "3",
 		"HEIMDALL_POSTGRES_URL":        in.dbURL,
 		"HEIMDALL_OIDC_ISSUER":         st.OIDCIssuer,
@@ -329,4 +333,14 @@ func (in *instance) allLogs() string {
 		fmt.Fprintf(&b, "--- %s\n%s\n", p.name, in.logs(p.name))
 	}
 	return b.String()
+}
+
+// randomKey is a fresh base64 key of 32 random bytes.
+func randomKey(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }

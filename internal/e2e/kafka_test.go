@@ -13,6 +13,7 @@ import (
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/kafka"
+	"github.com/heimdallhub/heimdall/internal/pii/piitest"
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
@@ -36,7 +37,7 @@ func TestUnacknowledgedProduceIsNotAccepted(t *testing.T) {
 	}
 	defer p.Close(context.Background())
 	codec, _ := events.NewCodec()
-	h, err := ingest.New(p, codec, ingest.Options{PeerID: "e2e", EventsTopic: "heimdall.e2e.missing." + randomSuffix(), RejectsTopic: "heimdall.e2e.missing-rejects." + randomSuffix()})
+	h, err := ingest.New(p, codec, ingest.Options{PeerID: "e2e", EventsTopic: "heimdall.e2e.missing." + randomSuffix(), RejectsTopic: "heimdall.e2e.missing-rejects." + randomSuffix(), PII: piitest.Engine(t, "")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,7 @@ func TestSampleThroughAPIAndCypher(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := in.mustIngest(sample, "source=quickstart&file=quickstart.ndjson")
-	if res.Rows != 9 || res.Accepted != 5 || res.Rejected != 3 || res.Duplicates != 1 {
+	if res.Rows != 10 || res.Accepted != 6 || res.Rejected != 3 || res.Duplicates != 1 {
 		t.Fatalf("sample counts: %+v", res)
 	}
 	wantRejects := map[int64]string{6: "invalid_observable", 7: "invalid_json", 9: "no_observables"}

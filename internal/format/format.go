@@ -22,6 +22,27 @@ type Record struct {
 	Meta map[string]string
 	// Reject is set when the record could not be parsed; Fields is then nil.
 	Reject *Reject
+	// Raw is set only on a rejected record: a copy of the record's input
+	// bytes (without the line ending), cut to Limits.MaxRejectRaw bytes
+	// (RawTruncated is then set); nil when the bytes were not kept (a line
+	// over the line limit is discarded unread, and the delimited reader
+	// keeps none). It may hold personal data: pass it through the PII
+	// policy; never log or echo it.
+	Raw          []byte
+	RawTruncated bool
+}
+
+// RawOf copies the bytes of a rejected record for Record.Raw, cut to
+// lim.MaxRejectRaw (after WithDefaults); nil when the limit keeps none.
+func RawOf(data []byte, lim Limits) (raw []byte, truncated bool) {
+	n := lim.WithDefaults().MaxRejectRaw
+	if n < 0 || data == nil {
+		return nil, false
+	}
+	if len(data) > n {
+		return append([]byte(nil), data[:n]...), true
+	}
+	return append([]byte(nil), data...), false
 }
 
 // Reject says why a record was not accepted. Code is stable and
@@ -75,6 +96,7 @@ type Limits struct {
 	MaxFields      int // most fields in one record (default 1024)
 	MaxDepth       int // deepest JSON nesting (default 64)
 	MaxRecordBytes int // largest multi-line record, e.g. quoted CSV fields with newlines (default 4 MiB)
+	MaxRejectRaw   int // most bytes of a rejected record kept in Record.Raw (default 4 KiB; negative: none)
 }
 
 // WithDefaults fills zero limits.
@@ -93,6 +115,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxRecordBytes <= 0 {
 		l.MaxRecordBytes = 4 << 20
+	}
+	if l.MaxRejectRaw == 0 {
+		l.MaxRejectRaw = 4 << 10
 	}
 	return l
 }

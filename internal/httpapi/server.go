@@ -49,6 +49,9 @@ type Options struct {
 	// SpoolDir holds encrypted spools of asynchronous uploads (os.TempDir
 	// when empty).
 	SpoolDir string
+	// Decrypt serves POST /v1/decrypt to callers in one of DecryptGroups.
+	Decrypt       Decrypter
+	DecryptGroups []string
 }
 
 // Server is the HTTP API.
@@ -99,6 +102,9 @@ func New(o Options) *Server {
 	}
 	if o.Entities != nil {
 		v1.GET("/entities/:key", s.entity)
+	}
+	if o.Decrypt != nil {
+		v1.POST("/decrypt", s.decrypt)
 	}
 	return s
 }

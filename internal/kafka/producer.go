@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,6 +16,28 @@ type ProducerOptions struct {
 	// acknowledgement before it is reported failed (the caller then does not
 	// report it accepted).
 	DeliveryTimeout time.Duration
+	// Compression of record batches: zstd (the default), lz4, snappy, gzip
+	// or none.
+	Compression string
+}
+
+// Compressions lists the accepted ProducerOptions.Compression names.
+var Compressions = []string{"zstd", "lz4", "snappy", "gzip", "none"}
+
+func codec(name string) (kgo.CompressionCodec, error) {
+	switch name {
+	case "", "zstd":
+		return kgo.ZstdCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "none":
+		return kgo.NoCompression(), nil
+	}
+	return kgo.NoCompression(), fmt.Errorf("kafka: unknown compression %q (want one of %v)", name, Compressions)
 }
 
 // Producer appends records to Kafka with an idempotent producer and acks=all.
@@ -30,12 +53,16 @@ func NewProducer(cfg Config, o ProducerOptions) (*Producer, error) {
 	if o.MaxBufferedRecs == 0 {
 		o.MaxBufferedRecs = 20000
 	}
+	comp, err := codec(o.Compression)
+	if err != nil {
+		return nil, err
+	}
 	cl, err := NewClient(cfg,
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence (the default) requires it; stated for the reader
 		kgo.ProducerLinger(o.Linger),
 		kgo.MaxBufferedRecords(o.MaxBufferedRecs),
 		kgo.RecordDeliveryTimeout(o.DeliveryTimeout),
-		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.NoCompression()),
+		kgo.ProducerBatchCompression(comp, kgo.NoCompression()),
 	)
 	if err != nil {
 		return nil, err

@@ -71,6 +71,15 @@
 // and the type prefix keeps kinds apart. The Heimdall kind names are not STIX
 // types: exporting them to STIX needs a STIX extension definition.
 //
+// # Keys of personal observables
+//
+// A key computed from a plain value can be reversed by hashing candidate
+// values. When the PII policy marks an observable personal, its key is
+// [PersonalKey] instead: the same construction over {"pseudonym": p} in the
+// namespace b1d3c0a6-52f4-4e8e-9d0a-6f1f3e8c2a57, where p is the value's
+// keyed pseudonym (HMAC-SHA-256 under a versioned key held apart from the
+// data). Equal values still get equal keys, so they join in the graph.
+//
 // # Relationship keys
 //
 // [RelationKey] gives graph edges deterministic keys:

@@ -194,3 +194,27 @@ func relationKeySlow(src, relType, dst string) string {
 	}
 	return id
 }
+
+// PersonalNamespace is the namespace of keys of personal observables. It is
+// fixed forever, like HeimdallNamespace, and differs from both other
+// namespaces so a personal key never equals the key of a plain value.
+var PersonalNamespace = uuid.MustParse("b1d3c0a6-52f4-4e8e-9d0a-6f1f3e8c2a57")
+
+// PersonalKey returns the key of an observable the PII policy marks
+// personal: "<kind>--" + UUIDv5(PersonalNamespace, JCS({"pseudonym": p}))
+// where p is the value's keyed pseudonym. Unlike Key it cannot be reversed
+// by hashing candidate values without the pseudonymisation key. It returns
+// "" for an unknown kind or an empty pseudonym.
+func PersonalKey(kind Kind, pseudonym string) string {
+	if !kind.Valid() || pseudonym == "" {
+		return ""
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(pseudonym) + 16)
+	buf.WriteString(`{"pseudonym":`)
+	if jcs.AppendString(&buf, pseudonym) != nil {
+		return ""
+	}
+	buf.WriteByte('}')
+	return string(kind) + "--" + uuid.NewSHA1(PersonalNamespace, buf.Bytes()).String()
+}

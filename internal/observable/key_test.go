@@ -303,3 +303,28 @@ func TestASNumberJSONIsANumber(t *testing.T) {
 		t.Fatalf("Key = %s; want %s", o.Key(), want)
 	}
 }
+
+func TestPersonalKey(t *testing.T) {
+	o, err := Canonicalize(KindEmailAddr, "alice@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := "ps:pk1:0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+	k := PersonalKey(KindEmailAddr, ps)
+	if !strings.HasPrefix(k, "email-addr--") || k == o.Key() {
+		t.Fatalf("personal key %q (plain %q)", k, o.Key())
+	}
+	if k != PersonalKey(KindEmailAddr, ps) {
+		t.Fatal("not deterministic")
+	}
+	if PersonalKey(KindEmailAddr, ps+"x") == k || PersonalKey(KindUserAccount, ps) == k {
+		t.Fatal("collision across pseudonyms or kinds")
+	}
+	// The pseudonym itself used as a plain value gives another key.
+	if (Observable{Kind: KindEmailAddr, Value: ps}).Key() == k {
+		t.Fatal("personal namespace not separate")
+	}
+	if PersonalKey("nope", ps) != "" || PersonalKey(KindEmailAddr, "") != "" {
+		t.Fatal("invalid input gave a key")
+	}
+}

@@ -9,6 +9,12 @@
 //   - transform: applies a resolved policy rule to one field value
 //     (drop, mask, pseudonymise, encrypt, tokenise, keep), plus decryption,
 //     detokenisation and master-key rotation of the wrapped data keys.
+//   - scrub: detectors for personal data inside free text.
+//
+// This package's Engine puts them together for the write side (ingest calls
+// Rule, Apply and Pseudonym for every value it stores) and for the one read
+// path that may reveal plaintext (commands/reveal, behind the audited
+// decrypt API). Wrapped data keys are stored by internal/datakeys.
 //
 // Nothing in this tree ever puts a field value into an error or a message;
 // only field paths, profile names, key ids and policy versions appear there.

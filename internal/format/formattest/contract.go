@@ -18,6 +18,8 @@ import (
 //     sticky;
 //   - every record has Line >= 1 and Offset >= 0, both strictly increasing,
 //     Offset at the start of line Line of input;
+//   - a record has Raw bytes only when rejected, at most the default
+//     MaxRejectRaw of them, taken from the input;
 //   - a record has Fields or a Reject, never both, and a Reject has a code
 //     and a short reason;
 //   - every input line up to the end (or, after a Failure, up to the last
@@ -72,6 +74,9 @@ func CheckReader(t testing.TB, input []byte, rd format.Reader, skippable func(li
 		}
 		if rec.Reject != nil && (rec.Reject.Code == "" || rec.Reject.Reason == "" || len(rec.Reject.Reason) > 300) {
 			t.Fatalf("line %d: bad reject %#v", rec.Line, rec.Reject)
+		}
+		if rec.Raw != nil && (rec.Reject == nil || len(rec.Raw) > format.Limits{}.WithDefaults().MaxRejectRaw || !bytes.Contains(input, rec.Raw)) {
+			t.Fatalf("line %d: raw bytes %q on a record that is not rejected, too long, or not from the input", rec.Line, rec.Raw)
 		}
 		for k, v := range rec.Fields {
 			if !utf8.ValidString(k) {

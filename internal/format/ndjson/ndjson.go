@@ -53,6 +53,9 @@ func (r *reader) Next() (format.Record, error) {
 			return rec, nil
 		}
 		rec.Fields, rec.Reject, _ = r.cache.parseObject(ln.Data, r.lim)
+		if rec.Reject != nil {
+			rec.Raw, rec.RawTruncated = format.RawOf(ln.Data, r.lim)
+		}
 		return rec, nil
 	}
 }

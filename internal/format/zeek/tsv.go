@@ -218,6 +218,14 @@ func (t *tsvReader) check(num int64) error {
 
 // row converts one data line.
 func (t *tsvReader) row(ln lineio.Line) format.Record {
+	rec := t.convertRow(ln)
+	if rec.Reject != nil {
+		rec.Raw, rec.RawTruncated = format.RawOf(ln.Data, t.lim)
+	}
+	return rec
+}
+
+func (t *tsvReader) convertRow(ln lineio.Line) format.Record {
 	rec := format.Record{Line: ln.Number, Offset: ln.Offset, Meta: t.meta()}
 	// One string for the whole line: field values are substrings of it.
 	s := string(ln.Data)

@@ -16,6 +16,7 @@
 //	      card:       {level: SECRET, action: mask, mask: {keep_last: 4}}
 //	      dns.rcode:  {level: UNCLASSIFIED, action: keep}
 //	      "http.*":   {level: SECRET, action: encrypt}
+//	      msg:        {level: CONFIDENTIAL, action: scrub}   # free text
 //
 // Invariants enforced by Parse (every problem is reported, joined):
 //

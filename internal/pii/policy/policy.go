@@ -24,12 +24,15 @@ const (
 	ActionPseudonymise Action = "pseudonymise"
 	ActionEncrypt      Action = "encrypt"
 	ActionTokenise     Action = "tokenise"
+	// ActionScrub keeps free text (messages, URLs, user agents, paths) with
+	// the personal data the detectors find in it replaced by pseudonyms.
+	ActionScrub Action = "scrub"
 )
 
 // Valid reports whether a is one of the known actions.
 func (a Action) Valid() bool {
 	switch a {
-	case ActionKeep, ActionDrop, ActionMask, ActionPseudonymise, ActionEncrypt, ActionTokenise:
+	case ActionKeep, ActionDrop, ActionMask, ActionPseudonymise, ActionEncrypt, ActionTokenise, ActionScrub:
 		return true
 	}
 	return false
@@ -188,13 +191,13 @@ func Parse(data []byte) (*Policy, error) {
 		for _, field := range sortedKeys(fp.Fields) {
 			fr := fp.Fields[field]
 			where := fmt.Sprintf("profiles[%q].fields[%q]", pname, field)
-			glob := strings.ContainsAny(field, "*?[\\")
+			glob := isGlob(field)
 			if strings.TrimSpace(field) == "" {
 				bad("profile %q has an empty field path", pname)
 				continue
 			}
 			if glob {
-				if _, err := path.Match(field, ""); err != nil {
+				if _, err := path.Match(globPattern(field), ""); err != nil {
 					bad("%s: bad glob pattern", where)
 					continue
 				}
@@ -245,7 +248,7 @@ func validateRule(where string, fr fileRule, rank map[string]int, glob bool) []e
 	case fr.Action == "":
 		bad("action is missing")
 	case !fr.Action.Valid():
-		bad("action %q is unknown (keep|drop|mask|pseudonymise|encrypt|tokenise)", string(fr.Action))
+		bad("action %q is unknown (keep|drop|mask|pseudonymise|encrypt|tokenise|scrub)", string(fr.Action))
 	}
 	if fr.Action == ActionKeep {
 		if ok && r != 0 {
@@ -347,9 +350,42 @@ func (pr *profile) match(field string) (Rule, bool) {
 		return r, true
 	}
 	for _, r := range pr.globs {
-		if ok, _ := path.Match(r.Pattern, field); ok {
+		if ok, _ := path.Match(globPattern(r.Pattern), field); ok {
 			return r, true
 		}
 	}
 	return Rule{}, false
+}
+
+// arrayStep is the path segment suffix that walks every element of an
+// array ("dns.answers[].rdata"); it is literal, not a glob class.
+const arrayStep = "[]"
+
+// isGlob reports whether a field path holds glob syntax besides "[]".
+func isGlob(field string) bool {
+	return strings.ContainsAny(strings.ReplaceAll(field, arrayStep, ""), "*?[\\")
+}
+
+// globPattern makes the literal "[]" of a pattern match itself.
+func globPattern(p string) string {
+	return strings.ReplaceAll(p, arrayStep, `\[\]`)
+}
+
+// Kinds returns the sorted set of kinds the policy's rules of action a name
+// (for example every tokenise kind, to open a token whose kind is unknown).
+func (p *Policy) Kinds(a Action) []string {
+	seen := map[string]bool{}
+	for _, pr := range p.profiles {
+		for _, r := range pr.exact {
+			if r.Action == a && r.Kind != "" {
+				seen[r.Kind] = true
+			}
+		}
+		for _, r := range pr.globs {
+			if r.Action == a && r.Kind != "" {
+				seen[r.Kind] = true
+			}
+		}
+	}
+	return sortedKeys(seen)
 }

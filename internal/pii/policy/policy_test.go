@@ -167,3 +167,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// "[]" in a field path walks array elements: it is literal, so keep may
+// name such a path, and globs may contain it.
+func TestArrayPathsAreLiteral(t *testing.T) {
+	p, err := Parse([]byte(`
+version: "2026-11-28.1"
+levels: [LOW, HIGH]
+default: {level: HIGH, action: drop}
+profiles:
+  eve-dns:
+    fields:
+      dns.answers[].rdata: {level: LOW, action: keep}
+      "dns.queries[].*":   {level: HIGH, action: scrub}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Rule("eve-dns", "dns.answers[].rdata"); r.Action != ActionKeep {
+		t.Fatalf("array path: %+v", r)
+	}
+	if r := p.Rule("eve-dns", "dns.answers[0].rdata"); !r.Default {
+		t.Fatalf("[] must not act as a character class: %+v", r)
+	}
+	if r := p.Rule("eve-dns", "dns.queries[].rrname"); r.Action != ActionScrub {
+		t.Fatalf("glob with []: %+v", r)
+	}
+}

@@ -94,9 +94,8 @@ func phoneAt(s string, i int) (int, bool) {
 	if len(groups) == 0 || len(digits) < 7 || len(digits) > 15 || !numEndOK(s, j) || allSame(digits) {
 		return j, false
 	}
-	if j < len(s) && s[j] == ')' {
-		return j, false
-	}
+	// A closing parenthesis after the number ends a parenthetical remark
+	// ("(call +44 20 7946 0958)"); it is not part of the number.
 	// separators: '.' must not be mixed with anything else
 	dots, others := 0, 0
 	for _, g := range groups[1:] {

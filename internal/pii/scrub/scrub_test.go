@@ -81,6 +81,8 @@ func TestFindTable(t *testing.T) {
 		{"020 7946 0958", []found{{KindPhone, "020 7946 0958"}}},
 		{"01.23.45.67.89", []found{{KindPhone, "01.23.45.67.89"}}},
 		{"06 12 34 56 78", []found{{KindPhone, "06 12 34 56 78"}}},
+		{"Mozilla/5.0 (call +44 7700 900123)", []found{{KindPhone, "+44 7700 900123"}}},
+		{"(tel 020 7946 0958)", []found{{KindPhone, "020 7946 0958"}}},
 		{"0049 30 1234567", []found{{KindPhone, "0049 30 1234567"}}},
 		{"+123456", nil},
 		{"+0 123 456 789", nil},

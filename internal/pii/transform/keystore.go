@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/aead/subtle"
 	"github.com/tink-crypto/tink-go/v2/daead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -19,19 +18,24 @@ import (
 	"github.com/heimdallhub/heimdall/internal/pii/keys"
 )
 
-// Purpose tells what a data key is for.
+// Purpose tells what a data key is for. Both purposes use Tink
+// deterministic AEAD (AES-SIV) keysets; they differ in what is bound as
+// associated data (see the package documentation) and are never shared.
 type Purpose string
 
 // Data key purposes.
 const (
-	PurposeAEAD  Purpose = "aead"  // encrypt
-	PurposeDAEAD Purpose = "daead" // tokenise
+	PurposeEncrypt  Purpose = "encrypt"  // "dk-…": encrypt, bound to record and field
+	PurposeTokenise Purpose = "tokenise" // "tk-…": tokenise, bound to a kind only
 )
+
+// Purposes lists every purpose, in a fixed order.
+var Purposes = []Purpose{PurposeEncrypt, PurposeTokenise}
 
 // WrappedKey is a data keyset encrypted under a master key; safe to store.
 type WrappedKey struct {
-	ID          string  // "dk-<hex>" (aead) or "tk-<hex>" (daead)
-	Purpose     Purpose // aead or daead
+	ID          string  // "dk-<hex>" (encrypt) or "tk-<hex>" (tokenise)
+	Purpose     Purpose // encrypt or tokenise
 	MasterKeyID string  // id of the master key that wraps it
 	Wrapped     []byte  // Tink encrypted keyset (binary)
 }
@@ -45,14 +49,17 @@ var (
 )
 
 // KeyStore holds the data keys of the envelope; safe for concurrent use.
+// It wraps new keys with the current master key and can open keys wrapped by
+// the previous master keys it was given, so reads keep working during a
+// master key rotation.
 type KeyStore struct {
-	mu      sync.RWMutex
-	master  keys.MasterKey
-	kek     tink.AEAD
-	wrapped []WrappedKey // in creation order
-	aeads   map[string]tink.AEAD
-	daeads  map[string]tink.DeterministicAEAD
-	active  map[Purpose]string
+	mu       sync.RWMutex
+	master   keys.MasterKey
+	kek      tink.AEAD
+	previous map[string]tink.AEAD // master key id -> key-encryption key
+	wrapped  []WrappedKey         // in creation order
+	prims    map[string]tink.DeterministicAEAD
+	active   map[Purpose]string
 }
 
 func kekFor(m keys.MasterKey) (tink.AEAD, error) {
@@ -71,10 +78,11 @@ func wrapAD(id string, p Purpose) []byte {
 	return []byte("heimdall/pii/dk/v1\x00" + id + "\x00" + string(p))
 }
 
-// NewKeyStore opens the stored data keys with master. The last key of each
-// purpose is the active one; a purpose without keys gets a fresh key (export
-// it with Wrapped and store it). Every key must be wrapped by master.
-func NewKeyStore(master keys.MasterKey, stored []WrappedKey) (*KeyStore, error) {
+// NewKeyStore opens the stored data keys with master, or with one of the
+// previous master keys (during a rotation). The last key of each purpose is
+// the active one; a purpose without keys gets a fresh key (export it with
+// Wrapped and store it). A key wrapped by any other master key is an error.
+func NewKeyStore(master keys.MasterKey, stored []WrappedKey, previous ...keys.MasterKey) (*KeyStore, error) {
 	if master.ID() == "" {
 		return nil, fmt.Errorf("%w: %w: no master key", ErrKeyStore, keys.ErrMissingKey)
 	}
@@ -83,9 +91,18 @@ func NewKeyStore(master keys.MasterKey, stored []WrappedKey) (*KeyStore, error) 
 		return nil, err
 	}
 	s := &KeyStore{
-		master: master, kek: kek,
-		aeads: map[string]tink.AEAD{}, daeads: map[string]tink.DeterministicAEAD{},
-		active: map[Purpose]string{},
+		master: master, kek: kek, previous: map[string]tink.AEAD{},
+		prims: map[string]tink.DeterministicAEAD{}, active: map[Purpose]string{},
+	}
+	for _, m := range previous {
+		if m.ID() == "" || m.ID() == master.ID() {
+			continue
+		}
+		k, err := kekFor(m)
+		if err != nil {
+			return nil, err
+		}
+		s.previous[m.ID()] = k
 	}
 	var errs []error
 	for _, w := range stored {
@@ -96,7 +113,7 @@ func NewKeyStore(master keys.MasterKey, stored []WrappedKey) (*KeyStore, error) 
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	for _, p := range []Purpose{PurposeAEAD, PurposeDAEAD} {
+	for _, p := range Purposes {
 		if s.active[p] == "" {
 			if _, err := s.newDataKeyLocked(p); err != nil {
 				return nil, err
@@ -106,14 +123,23 @@ func NewKeyStore(master keys.MasterKey, stored []WrappedKey) (*KeyStore, error) 
 	return s, nil
 }
 
+func (s *KeyStore) kekByID(id string) (tink.AEAD, bool) {
+	if id == s.master.ID() {
+		return s.kek, true
+	}
+	k, ok := s.previous[id]
+	return k, ok
+}
+
 func (s *KeyStore) load(w WrappedKey) error {
-	if w.MasterKeyID != s.master.ID() {
+	kek, ok := s.kekByID(w.MasterKeyID)
+	if !ok {
 		return fmt.Errorf("%w: data key %s is wrapped by %s, not %s", ErrWrongMaster, w.ID, w.MasterKeyID, s.master.ID())
 	}
 	if _, dup := s.lookupLocked(w.ID); dup {
 		return fmt.Errorf("%w: data key %s given twice", ErrKeyStore, w.ID)
 	}
-	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(w.Wrapped)), s.kek, wrapAD(w.ID, w.Purpose))
+	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(w.Wrapped)), kek, wrapAD(w.ID, w.Purpose))
 	if err != nil {
 		return fmt.Errorf("%w: data key %s", ErrUnwrapFailed, w.ID)
 	}
@@ -123,6 +149,32 @@ func (s *KeyStore) load(w WrappedKey) error {
 	s.wrapped = append(s.wrapped, w)
 	s.active[w.Purpose] = w.ID
 	return nil
+}
+
+// Load adds data keys another process stored since this store was opened
+// (keys it already holds are skipped; the same wrapping rules apply). The
+// last new key of a purpose becomes active, as in NewKeyStore.
+func (s *KeyStore) Load(stored []WrappedKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, w := range stored {
+		if _, have := s.lookupLocked(w.ID); have {
+			continue
+		}
+		if err := s.load(w); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Has reports whether the store holds the data key id.
+func (s *KeyStore) Has(id string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.prims[id]
+	return ok
 }
 
 func (s *KeyStore) lookupLocked(id string) (WrappedKey, bool) {
@@ -136,18 +188,12 @@ func (s *KeyStore) lookupLocked(id string) (WrappedKey, bool) {
 
 func (s *KeyStore) addPrimitive(id string, p Purpose, h *keyset.Handle) error {
 	switch p {
-	case PurposeAEAD:
-		a, err := aead.New(h)
-		if err != nil {
-			return fmt.Errorf("%w: data key %s is not an AEAD keyset", ErrKeyStore, id)
-		}
-		s.aeads[id] = a
-	case PurposeDAEAD:
+	case PurposeEncrypt, PurposeTokenise:
 		d, err := daead.New(h)
 		if err != nil {
 			return fmt.Errorf("%w: data key %s is not a deterministic AEAD keyset", ErrKeyStore, id)
 		}
-		s.daeads[id] = d
+		s.prims[id] = d
 	default:
 		return fmt.Errorf("%w: data key %s has unknown purpose %q", ErrKeyStore, id, string(p))
 	}
@@ -173,10 +219,10 @@ func (s *KeyStore) newDataKeyLocked(p Purpose) (string, error) {
 		id  string
 	)
 	switch p {
-	case PurposeAEAD:
+	case PurposeEncrypt:
 		id = "dk-" + hex.EncodeToString(rnd[:])
-		h, err = keyset.NewHandle(aead.AES256GCMKeyTemplate())
-	case PurposeDAEAD:
+		h, err = keyset.NewHandle(daead.AESSIVKeyTemplate())
+	case PurposeTokenise:
 		id = "tk-" + hex.EncodeToString(rnd[:])
 		h, err = keyset.NewHandle(daead.AESSIVKeyTemplate())
 	default:
@@ -197,7 +243,7 @@ func (s *KeyStore) newDataKeyLocked(p Purpose) (string, error) {
 	return id, nil
 }
 
-// MasterKeyID is the id of the master key wrapping every data key.
+// MasterKeyID is the id of the master key that wraps new data keys.
 func (s *KeyStore) MasterKeyID() string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -216,21 +262,80 @@ func (s *KeyStore) Wrapped() []WrappedKey {
 	return out
 }
 
-// Rewrap re-wraps every data key under newMaster; data ciphertexts are not
-// touched and still decrypt. On error nothing changes.
+// Rewrap re-wraps every data key under newMaster, which becomes the current
+// master key; data ciphertexts are not touched and still decrypt. On error
+// nothing changes.
 func (s *KeyStore) Rewrap(newMaster keys.MasterKey) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out, err := RewrapAll(s.master, newMaster, s.wrapped)
+	if newMaster.ID() == "" {
+		return fmt.Errorf("%w: %w: no new master key", ErrKeyStore, keys.ErrMissingKey)
+	}
+	newKEK, err := kekFor(newMaster)
 	if err != nil {
 		return err
 	}
-	kek, err := kekFor(newMaster)
+	out, err := s.rewrapLocked(newMaster.ID(), newKEK)
 	if err != nil {
 		return err
 	}
-	s.master, s.kek, s.wrapped = newMaster, kek, out
+	if s.master.ID() != newMaster.ID() {
+		s.previous[s.master.ID()] = s.kek
+	}
+	s.master, s.kek, s.wrapped = newMaster, newKEK, out
 	return nil
+}
+
+// RewrapStale re-wraps under the current master key every data key still
+// wrapped by a previous one, and returns the keys it changed (to store).
+func (s *KeyStore) RewrapStale() ([]WrappedKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out, err := s.rewrapLocked(s.master.ID(), s.kek)
+	if err != nil {
+		return nil, err
+	}
+	var changed []WrappedKey
+	for i, w := range out {
+		if s.wrapped[i].MasterKeyID != w.MasterKeyID {
+			changed = append(changed, w)
+		}
+	}
+	s.wrapped = out
+	return changed, nil
+}
+
+func (s *KeyStore) rewrapLocked(newID string, newKEK tink.AEAD) ([]WrappedKey, error) {
+	out := make([]WrappedKey, 0, len(s.wrapped))
+	for _, w := range s.wrapped {
+		if w.MasterKeyID == newID {
+			out = append(out, w)
+			continue
+		}
+		kek, ok := s.kekByID(w.MasterKeyID)
+		if !ok {
+			return nil, fmt.Errorf("%w: data key %s is wrapped by %s", ErrWrongMaster, w.ID, w.MasterKeyID)
+		}
+		r, err := rewrap(w, kek, newID, newKEK)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func rewrap(w WrappedKey, oldKEK tink.AEAD, newID string, newKEK tink.AEAD) (WrappedKey, error) {
+	ad := wrapAD(w.ID, w.Purpose)
+	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(w.Wrapped)), oldKEK, ad)
+	if err != nil {
+		return WrappedKey{}, fmt.Errorf("%w: data key %s", ErrUnwrapFailed, w.ID)
+	}
+	var buf bytes.Buffer
+	if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), newKEK, ad); err != nil {
+		return WrappedKey{}, fmt.Errorf("%w: re-wrap data key %s", ErrKeyStore, w.ID)
+	}
+	return WrappedKey{ID: w.ID, Purpose: w.Purpose, MasterKeyID: newID, Wrapped: buf.Bytes()}, nil
 }
 
 // RewrapAll re-wraps stored data keys from oldMaster to newMaster (offline
@@ -253,44 +358,30 @@ func RewrapAll(oldMaster, newMaster keys.MasterKey, stored []WrappedKey) ([]Wrap
 		if w.MasterKeyID != oldMaster.ID() {
 			return nil, fmt.Errorf("%w: data key %s is wrapped by %s, not %s", ErrWrongMaster, w.ID, w.MasterKeyID, oldMaster.ID())
 		}
-		ad := wrapAD(w.ID, w.Purpose)
-		h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(w.Wrapped)), oldKEK, ad)
+		r, err := rewrap(w, oldKEK, newMaster.ID(), newKEK)
 		if err != nil {
-			return nil, fmt.Errorf("%w: data key %s", ErrUnwrapFailed, w.ID)
+			return nil, err
 		}
-		var buf bytes.Buffer
-		if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), newKEK, ad); err != nil {
-			return nil, fmt.Errorf("%w: re-wrap data key %s", ErrKeyStore, w.ID)
-		}
-		out = append(out, WrappedKey{ID: w.ID, Purpose: w.Purpose, MasterKeyID: newMaster.ID(), Wrapped: buf.Bytes()})
+		out = append(out, r)
 	}
 	return out, nil
 }
 
-func (s *KeyStore) activeAEAD() (string, tink.AEAD) {
+func (s *KeyStore) activeKey(p Purpose) (string, tink.DeterministicAEAD) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	id := s.active[PurposeAEAD]
-	return id, s.aeads[id]
+	id := s.active[p]
+	return id, s.prims[id]
 }
 
-func (s *KeyStore) activeDAEAD() (string, tink.DeterministicAEAD) {
+// byID returns the primitive of data key id if it has purpose p.
+func (s *KeyStore) byID(id string, p Purpose) (tink.DeterministicAEAD, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	id := s.active[PurposeDAEAD]
-	return id, s.daeads[id]
-}
-
-func (s *KeyStore) aeadByID(id string) (tink.AEAD, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	a, ok := s.aeads[id]
-	return a, ok
-}
-
-func (s *KeyStore) daeadByID(id string) (tink.DeterministicAEAD, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	d, ok := s.daeads[id]
-	return d, ok
+	d, ok := s.prims[id]
+	if !ok {
+		return nil, false
+	}
+	w, _ := s.lookupLocked(id)
+	return d, w.Purpose == p
 }

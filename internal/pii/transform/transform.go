@@ -86,8 +86,8 @@ func (t *Transformer) Apply(rule policy.Rule, recordKey, fieldPath, value string
 		if t.store == nil {
 			return "", meta, true, fmt.Errorf("%w: field %s: no key store", ErrNoKeys, fieldPath)
 		}
-		id, a := t.store.activeAEAD()
-		ct, err := a.Encrypt([]byte(value), encAD(recordKey, fieldPath))
+		id, a := t.store.activeKey(PurposeEncrypt)
+		ct, err := a.EncryptDeterministically([]byte(value), encAD(recordKey, fieldPath))
 		if err != nil {
 			return "", meta, true, fmt.Errorf("%w: field %s", ErrEncrypt, fieldPath)
 		}
@@ -97,7 +97,7 @@ func (t *Transformer) Apply(rule policy.Rule, recordKey, fieldPath, value string
 		if t.store == nil {
 			return "", meta, true, fmt.Errorf("%w: field %s: no key store", ErrNoKeys, fieldPath)
 		}
-		id, d := t.store.activeDAEAD()
+		id, d := t.store.activeKey(PurposeTokenise)
 		ct, err := d.EncryptDeterministically([]byte(value), tokAD(rule.Kind))
 		if err != nil {
 			return "", meta, true, fmt.Errorf("%w: field %s", ErrEncrypt, fieldPath)
@@ -134,11 +134,13 @@ func pseudonym(version string, key []byte, kind, value string) string {
 // canonical makes equal values of a kind compare equal before hashing.
 func canonical(kind, value string) string {
 	switch kind {
-	case "ip":
+	case "ip", "ipv4-addr", "ipv6-addr":
 		if a, err := netip.ParseAddr(strings.TrimSpace(value)); err == nil {
 			return a.Unmap().String()
 		}
-	case "email":
+	case "email", "email-addr":
+		// Mailboxes are case-insensitive in practice: one person, one
+		// pseudonym, whatever the spelling.
 		return strings.ToLower(strings.TrimSpace(value))
 	}
 	return value
@@ -183,11 +185,11 @@ func (t *Transformer) Decrypt(recordKey, fieldPath, ciphertext string) (string, 
 	if !ok {
 		return "", fmt.Errorf("%w: field %s: not an enc:v1 envelope", ErrCiphertext, fieldPath)
 	}
-	a, ok := t.store.aeadByID(id)
+	a, ok := t.store.byID(id, PurposeEncrypt)
 	if !ok {
 		return "", fmt.Errorf("%w: field %s: %w %s", ErrCiphertext, fieldPath, ErrUnknownKey, id)
 	}
-	pt, err := a.Decrypt(ct, encAD(recordKey, fieldPath))
+	pt, err := a.DecryptDeterministically(ct, encAD(recordKey, fieldPath))
 	if err != nil {
 		return "", fmt.Errorf("%w: field %s: authentication failed (tampered, or another record or field)", ErrCiphertext, fieldPath)
 	}
@@ -203,7 +205,7 @@ func (t *Transformer) Detokenise(kind, token string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: kind %s: not a tok:v1 token", ErrCiphertext, kind)
 	}
-	d, ok := t.store.daeadByID(id)
+	d, ok := t.store.byID(id, PurposeTokenise)
 	if !ok {
 		return "", fmt.Errorf("%w: kind %s: %w %s", ErrCiphertext, kind, ErrUnknownKey, id)
 	}

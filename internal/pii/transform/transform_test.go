@@ -159,9 +159,13 @@ func TestEncryptBindsRecordAndField(t *testing.T) {
 	if err != nil || pt != "s3cr3t value" {
 		t.Fatalf("decrypt: %q %v", pt, err)
 	}
-	ct2, _, _ := f.apply(t, "secret", "rec-1", "s3cr3t value")
-	if ct2 == ct {
-		t.Fatal("encrypt must be randomised")
+	// Deterministic per record and field (idempotent re-ingest), unrelated
+	// across records.
+	if ct2, _, _ := f.apply(t, "secret", "rec-1", "s3cr3t value"); ct2 != ct {
+		t.Fatal("encrypt must be deterministic for one record and field")
+	}
+	if ct3, _, _ := f.apply(t, "secret", "rec-2", "s3cr3t value"); ct3 == ct || ct3[len(ct3)-16:] == ct[len(ct)-16:] {
+		t.Fatal("equal values in different records must seal to unrelated ciphertexts")
 	}
 	if _, err := f.tr.Decrypt("rec-2", "secret", ct); !errors.Is(err, ErrCiphertext) {
 		t.Fatalf("moved to another record: %v", err)
@@ -196,7 +200,7 @@ func TestRewrap(t *testing.T) {
 	f := setup(t)
 	ct, _, _ := f.apply(t, "secret", "rec-1", "v1")
 	tok, _, _ := f.apply(t, "dns.query", "rec-1", "example.org")
-	if _, err := f.store.NewDataKey(PurposeAEAD); err != nil {
+	if _, err := f.store.NewDataKey(PurposeEncrypt); err != nil {
 		t.Fatal(err)
 	}
 	ct2, _, _ := f.apply(t, "secret", "rec-2", "v2")
@@ -409,5 +413,86 @@ func BenchmarkDecrypt(b *testing.B) {
 		if _, err := fx.tr.Decrypt("rec", "secret", ct); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestPreviousMasterKeysDuringRotation(t *testing.T) {
+	f := setup(t)
+	ct, _, _ := f.apply(t, "secret", "rec-1", "v1")
+	stored := f.store.Wrapped()
+
+	// A process restarted with the new master key and the old one as
+	// previous opens everything, and new keys are wrapped by the new one.
+	newMK := master(t)
+	s, err := NewKeyStore(newMK, stored, f.mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(f.ps, s).Decrypt("rec-1", "secret", ct); err != nil {
+		t.Fatalf("decrypt with previous master: %v", err)
+	}
+	if s.MasterKeyID() != newMK.ID() {
+		t.Fatal("new master is not current")
+	}
+	changed, err := s.RewrapStale()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changed) != len(stored) {
+		t.Fatalf("re-wrapped %d of %d stale keys", len(changed), len(stored))
+	}
+	for _, w := range s.Wrapped() {
+		if w.MasterKeyID != newMK.ID() {
+			t.Fatalf("data key %s still wrapped by %s", w.ID, w.MasterKeyID)
+		}
+	}
+	if again, err := s.RewrapStale(); err != nil || len(again) != 0 {
+		t.Fatalf("second RewrapStale changed %d keys (%v)", len(again), err)
+	}
+	// Only the new master is needed now.
+	only, err := NewKeyStore(newMK, s.Wrapped())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(f.ps, only).Decrypt("rec-1", "secret", ct); err != nil {
+		t.Fatalf("decrypt after rotation: %v", err)
+	}
+	// Without the previous master, keys it still wraps are refused.
+	if _, err := NewKeyStore(newMK, stored); !errors.Is(err, ErrWrongMaster) {
+		t.Fatalf("opened keys of an unknown master: %v", err)
+	}
+}
+
+func TestLoadKeysOfAnotherProcess(t *testing.T) {
+	f := setup(t)
+	other, err := NewKeyStore(f.mk, f.store.Wrapped())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := other.NewDataKey(PurposeEncrypt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _, _, err := New(f.ps, other).Apply(f.pol.Rule("zeek", "secret"), "rec-9", "secret", "v9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.store.Has(id) {
+		t.Fatal("key known before Load")
+	}
+	if _, err := f.tr.Decrypt("rec-9", "secret", ct); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if err := f.store.Load(other.Wrapped()); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.tr.Decrypt("rec-9", "secret", ct); err != nil || v != "v9" {
+		t.Fatalf("after Load: %q %v", v, err)
+	}
+	// A token is not an encryption key and vice versa.
+	tok, _, _ := f.apply(t, "dns.query", "r", "example.org")
+	tid, body, _ := splitEnvelope(tokPrefix, tok)
+	if _, err := f.tr.Decrypt("r", "dns.query", encPrefix+tid+":"+b64.EncodeToString(body)); err == nil {
+		t.Fatal("tokenisation key used for decryption")
 	}
 }

@@ -13,6 +13,7 @@ import (
 type ParseFunc func(n int64, data []byte) (fields map[string]any, meta map[string]string, rej *format.Reject)
 
 type reader struct {
+	lim   format.Limits
 	lr    *lineio.Reader
 	max   int
 	skip  func([]byte) bool
@@ -26,7 +27,7 @@ type reader struct {
 // other line with parse. See the package documentation.
 func NewReader(r io.Reader, lim format.Limits, skip func(line []byte) bool, parse ParseFunc) format.Reader {
 	lim = lim.WithDefaults()
-	return &reader{lr: lineio.New(r, lim.MaxLineBytes), max: lim.MaxLineBytes, skip: skip, parse: parse}
+	return &reader{lim: lim, lr: lineio.New(r, lim.MaxLineBytes), max: lim.MaxLineBytes, skip: skip, parse: parse}
 }
 
 func (l *reader) Next() (format.Record, error) {
@@ -50,6 +51,7 @@ func (l *reader) Next() (format.Record, error) {
 		fields, meta, rej := l.parse(ln.Number, ln.Data)
 		if rej != nil {
 			rec.Reject = rej
+			rec.Raw, rec.RawTruncated = format.RawOf(ln.Data, l.lim)
 			return rec, nil
 		}
 		rec.Fields, rec.Meta = fields, meta

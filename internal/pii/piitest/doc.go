@@ -1,0 +1,2 @@
+// Package piitest builds PII engines with fresh random keys for tests.
+package piitest
