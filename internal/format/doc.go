@@ -8,5 +8,6 @@
 // Subpackages implement formats (ndjson, csv, zeek, eve, cef, ...); package
 // decompress unwraps gzip and zstd bodies with size and memory limits; Sniff
 // picks a format from the first bytes. Rejects and errors never quote input
-// values: they may be personal data.
+// values: they may be personal data. A rejected Record carries its bytes
+// apart, in Record.Raw, for the caller to pass through the PII policy.
 package format

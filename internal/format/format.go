@@ -24,25 +24,17 @@ type Record struct {
 	Reject *Reject
 	// Raw is set only on a rejected record: a copy of the record's input
 	// bytes (without the line ending), cut to Limits.MaxRejectRaw bytes
-	// (RawTruncated is then set); nil when the bytes were not kept (a line
-	// over the line limit is discarded unread, and the delimited reader
-	// keeps none). It may hold personal data: pass it through the PII
-	// policy; never log or echo it.
-	Raw          []byte
+	// (RawTruncated then set); nil when the bytes were not kept (a line
+	// over the line limit is discarded unread, and so is a delimited record
+	// or JSON array element over Limits.MaxRecordBytes). A record that spans
+	// lines (a delimited record with quoted line breaks, a pretty-printed
+	// JSON array element) keeps all its bytes, inner line breaks included.
+	// It may hold personal data: pass it through the PII policy, never log
+	// or echo it.
+	Raw []byte
+	// RawTruncated is set when Raw holds only the first
+	// Limits.MaxRejectRaw bytes of the record.
 	RawTruncated bool
-}
-
-// RawOf copies the bytes of a rejected record for Record.Raw, cut to
-// lim.MaxRejectRaw (after WithDefaults); nil when the limit keeps none.
-func RawOf(data []byte, lim Limits) (raw []byte, truncated bool) {
-	n := lim.WithDefaults().MaxRejectRaw
-	if n < 0 || data == nil {
-		return nil, false
-	}
-	if len(data) > n {
-		return append([]byte(nil), data[:n]...), true
-	}
-	return append([]byte(nil), data...), false
 }
 
 // Reject says why a record was not accepted. Code is stable and

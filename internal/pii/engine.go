@@ -83,10 +83,9 @@ func (e *Engine) Apply(rule policy.Rule, recordKey, field, value string) (out st
 // current pseudonymisation key ("ps:<pkN>:…"); equal inputs give equal
 // pseudonyms, which is what lets personal observables join.
 func (e *Engine) Pseudonym(kind, value string) string {
-	v, _ := e.ps.Current()
-	p, err := transform.Pseudonym(e.ps, v, kind, value)
-	if err != nil { // the current version is always in the set
-		panic("pii: current pseudonymisation key missing")
+	p, err := e.tr.PseudonymCurrent(kind, value)
+	if err != nil { // NewEngine requires the keys
+		panic("pii: pseudonymisation keys missing")
 	}
 	return p
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // fuzzLimits are small so that the fuzzer reaches the limits.
-var fuzzLimits = format.Limits{MaxLineBytes: 1024, MaxFieldBytes: 128, MaxFields: 32}
+var fuzzLimits = format.Limits{MaxLineBytes: 1024, MaxFieldBytes: 128, MaxFields: 32, MaxRejectRaw: 48}
 
 // contract describes the CEF reader to the shared contract tests; FuzzCEF
 // checks the same. Accepted records always carry the seven header fields
@@ -34,4 +34,11 @@ var contract = formattest.Case{
 
 func TestContract(t *testing.T) {
 	formattest.Contract(t, contract, formattest.Fixtures(t, "testdata/*.log"))
+}
+
+func TestRejectRaw(t *testing.T) {
+	formattest.CheckRejectRaw(t, contract.New, formattest.RawInput{
+		Good: "CEF:0|Vendor|Product|1.0|100|name|3|src=192.0.2.1 suser=alice",
+		Bad:  "CEF:0|Vendor|Product|suser=secret@example.org",
+	})
 }

@@ -67,7 +67,9 @@
 // Limits.MaxFieldBytes); too_many_fields (over Limits.MaxFields, counting
 // header and syslog fields); line_too_long (a line over
 // Limits.MaxLineBytes, read through and discarded without being
-// buffered). Reasons name keys and positions, never values. Blank lines
+// buffered). Reasons name keys and positions, never values; a rejected
+// record (but a line_too_long one) keeps a copy of its line in Raw, cut to
+// Limits.MaxRejectRaw bytes. Blank lines
 // are skipped (the only lines that yield no record). Next fails only when
 // reading fails: read_error, or the underlying reader's own
 // *format.Failure passed on.

@@ -46,6 +46,15 @@
 // When several apply the first in this list wins. Limits.MaxLineBytes is
 // not used: a CSV record may span lines, and MaxRecordBytes bounds it.
 //
+// A rejected record keeps a copy of its bytes as read in Record.Raw, cut to
+// Limits.MaxRejectRaw bytes: from its first byte to its line ending (LF or
+// CRLF, not included), quotes and quoted line breaks included, so a
+// multi-line record keeps all its lines, not just the first. The reader
+// copies each record's first bytes (at most MaxRejectRaw+1) into a reused
+// buffer as it scans, since ragged_row and invalid_utf8 are only known at
+// the end. A record_too_long reject has no Raw: its bytes are discarded
+// unread (see below).
+//
 // # Resynchronisation
 //
 // An unclosed quote would otherwise swallow the rest of the input into one

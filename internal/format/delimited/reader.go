@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
 )
 
 // Options configure a Reader.
@@ -148,9 +149,11 @@ type reader struct {
 	quoteLine  int64 // line where the last quoted field opened
 	rejPrio    int   // 0: no reject
 	rejCode    string
-	rejField   int   // 1-based field the reject is about
-	rejPos     int64 // byte the reject is about
-	endLine    int64 // last line of the record
+	rejField   int    // 1-based field the reject is about
+	rejPos     int64  // byte the reject is about
+	endLine    int64  // last line of the record
+	raw        []byte // the record's first bytes as read, at most MaxRejectRaw+1 (see capture)
+	rawLen     int    // bytes of the record read so far, whether in raw or not
 }
 
 // Next implements format.Reader.
@@ -195,6 +198,9 @@ func (r *reader) next() (format.Record, error) {
 	}
 	if r.rejPrio != 0 {
 		rec.Reject = r.rejectReason()
+		if r.rejCode != CodeRecordTooLong { // that one's bytes were not kept
+			rec.Raw, rec.RawTruncated = lineio.Raw(r.raw, r.lim.MaxRejectRaw)
+		}
 		return rec, nil
 	}
 	// One string for the record; the fields are substrings of it.
@@ -285,6 +291,7 @@ func (r *reader) readRecord() (bool, error) {
 	r.buf, r.ends = r.buf[:0], r.ends[:0]
 	r.nfields, r.fieldStart, r.fieldLen, r.fieldLong = 0, 0, 0, false
 	r.rejPrio, r.rejCode = 0, ""
+	r.raw, r.rawLen = r.raw[:0], 0
 	for {
 		if r.br.Buffered() == 0 {
 			if _, err := r.br.Peek(1); err != nil {
@@ -309,6 +316,52 @@ func (r *reader) readRecord() (bool, error) {
 // scan runs the state machine over chunk until a record is complete. It
 // returns the bytes consumed and whether a record is complete.
 func (r *reader) scan(chunk []byte) (int, bool) {
+	base := r.off
+	n, done := r.run(chunk)
+	if r.lim.MaxRejectRaw >= 0 {
+		r.capture(chunk[:n], base, done)
+	}
+	return n, done
+}
+
+// capture keeps the first bytes of the current record as read (quotes and
+// inner line breaks included, the final line ending not) for Record.Raw:
+// consumed are the bytes scan consumed, from offset base, done whether
+// they complete the record. It keeps MaxRejectRaw+1 bytes at most, enough
+// for lineio.Raw to tell a cut record from one that fits, and copies each
+// byte once, a run at a time: an accepted record costs a copy of its first
+// bytes into a reused buffer, no allocation.
+func (r *reader) capture(consumed []byte, base int64, done bool) {
+	if !done && (r.st == stStart || r.st == stComment) || r.st == stSkip || r.rejCode == CodeRecordTooLong {
+		return // no record in progress, or one whose bytes are not kept
+	}
+	// The record started at r.recOff: in this chunk, or before it.
+	start := int(max(r.recOff-base, 0))
+	end := len(consumed)
+	if done {
+		end-- // the LF
+	}
+	b := consumed[start:end]
+	r.rawLen += len(b)
+	if room := r.lim.MaxRejectRaw + 1 - len(r.raw); room > 0 {
+		r.raw = append(r.raw, b[:min(room, len(b))]...)
+	}
+	if done {
+		r.trimCR()
+	}
+}
+
+// trimCR drops from raw the CR that ends the record as part of its line
+// ending (CRLF, or a CR at the end of the input), when raw holds the
+// whole record (a CR before the LF that ends a record is always that).
+func (r *reader) trimCR() {
+	if n := len(r.raw); n == r.rawLen && n > 0 && r.raw[n-1] == '\r' {
+		r.raw = r.raw[:n-1]
+	}
+}
+
+// run is scan without capture.
+func (r *reader) run(chunk []byte) (int, bool) {
 	delim := r.delim
 	for i := 0; i < len(chunk); i++ {
 		// Fast paths: runs of plain bytes within the limits (step checks
@@ -395,6 +448,7 @@ func (r *reader) step(c byte, pos int64) bool {
 				return false
 			}
 			r.recOff, r.recLine = pos, r.line
+			r.raw, r.rawLen = r.raw[:0], 0 // what an empty line before it left
 			r.st = stFieldStart
 			continue
 
@@ -579,6 +633,9 @@ func (r *reader) atEOF() bool {
 	switch r.st {
 	case stStart, stComment:
 		return false
+	case stCR, stQuoteCR:
+		r.trimCR() // the CR ends the last field: not content
+		r.endField()
 	case stQuoted:
 		r.reject(prioUnclosedQuote, CodeUnclosedQuote, r.nfields+1, 0)
 		r.endField()

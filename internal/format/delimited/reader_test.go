@@ -8,9 +8,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
 // secret marks input values: no reason may contain it.
@@ -312,4 +314,89 @@ func (c repeatByte) Read(p []byte) (int, error) {
 		p[i] = byte(c)
 	}
 	return len(p), nil
+}
+
+// TestRejectRaw: a rejected row carries its bytes (the shared table of
+// formattest.CheckRejectRaw).
+func TestRejectRaw(t *testing.T) {
+	formattest.CheckRejectRaw(t, func(r io.Reader, lim format.Limits) format.Reader { return NewReader(r, Options{Limits: lim}) },
+		formattest.RawInput{Header: "a,b\n", Good: `1,"x ""y"""`, Bad: `1,"` + secret + `"z`})
+}
+
+// TestRejectRawRecord: Raw is the whole record as read, quotes and quoted
+// line breaks included, its line ending (LF, CRLF, a CR at the end of the
+// input) not; a record over MaxRecordBytes keeps none.
+func TestRejectRawRecord(t *testing.T) {
+	type want struct {
+		raw     string
+		ok, cut bool
+		none    bool // rejected without Raw
+	}
+	ok := want{ok: true}
+	wide := strings.Repeat("x", 70000) + ",1,2" // spans read buffers
+	tests := []struct {
+		name string
+		in   string
+		opts Options
+		want []want
+	}{
+		{name: "quoted line breaks", in: "a,b\n1,\"x\n" + secret + "\",3\n2,3\n", want: []want{{raw: "1,\"x\n" + secret + "\",3"}, ok}},
+		{name: "quoted CRLF, CRLF end", in: "a,b\r\n1,\"x\r\ny\",3\r\n4,5\r\n", want: []want{{raw: "1,\"x\r\ny\",3"}, ok}},
+		{name: "unclosed quote at the end", in: "a,b\n1,2\n3,\"" + secret + "\n5,6\n", want: []want{ok, {raw: "3,\"" + secret + "\n5,6\n"}}},
+		{name: "CR at the end of the input", in: "a,b\n1,2,3\r", want: []want{{raw: "1,2,3"}}},
+		{name: "CR after a closing quote at the end", in: "a,b\n1,\"2\",3\r", want: []want{{raw: "1,\"2\",3"}}},
+		{name: "lone CR is content", in: "a,b\n1\r2,3,4\n", want: []want{{raw: "1\r2,3,4"}}},
+		{name: "after a blank CRLF line", in: "a,b\n\r\n\n1,2,3\n", want: []want{{raw: "1,2,3"}}},
+		{name: "after a comment", opts: Options{Comment: '#'}, in: "a,b\n#" + secret + "\n1,2,3\n", want: []want{{raw: "1,2,3"}}},
+		{name: "given header", opts: Options{Header: []string{"a", "b"}}, in: "1,2,3\n", want: []want{{raw: "1,2,3"}}},
+		{name: "bad quote", in: "a,b\n\"x\"" + secret + ",2\n", want: []want{{raw: "\"x\"" + secret + ",2"}}},
+		{name: "invalid UTF-8", in: "a,b\n\xff,1\n", want: []want{{raw: "\xff,1"}}},
+		{name: "field too long", opts: Options{Limits: format.Limits{MaxFieldBytes: 3}}, in: "a,b\n1234,5\n1,2\n", want: []want{{raw: "1234,5"}, ok}},
+		{name: "cut inside quotes", opts: Options{Limits: format.Limits{MaxRejectRaw: 4}}, in: "a,b\n\"x\ny\",2,3\n", want: []want{{raw: "\"x\ny", cut: true}}},
+		{name: "limit at the CR", opts: Options{Limits: format.Limits{MaxRejectRaw: 5}}, in: "a,b\n1,2,3\r\n", want: []want{{raw: "1,2,3"}}},
+		{name: "limit before the CR", opts: Options{Limits: format.Limits{MaxRejectRaw: 4}}, in: "a,b\n1,2,3\r\n", want: []want{{raw: "1,2,", cut: true}}},
+		{name: "keep none", opts: Options{Limits: format.Limits{MaxRejectRaw: -1}}, in: "a,b\n1,2,3\n4,5\n", want: []want{{none: true}, ok}},
+		{name: "record too long", opts: Options{Limits: format.Limits{MaxRecordBytes: 8}}, in: "a,b\n1,2,3,4,5,6\n7,8,9\n", want: []want{{none: true}, {raw: "7,8,9"}}},
+		{name: "wide record cut", in: "a,b\n" + wide + "\n1,2\n", want: []want{{raw: wide[:4096], cut: true}, ok}},
+		{name: "wide record whole", opts: Options{Limits: format.Limits{MaxRejectRaw: 1 << 20}}, in: "a,b\n" + wide + "\r\n", want: []want{{raw: wide}}},
+	}
+	for _, tt := range tests {
+		for _, oneByte := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/one byte %v", tt.name, oneByte), func(t *testing.T) {
+				var r io.Reader = strings.NewReader(tt.in)
+				if oneByte {
+					r = iotest.OneByteReader(r)
+				}
+				got, err := readAll(t, NewReader(r, tt.opts))
+				if err != nil || len(got) != len(tt.want) {
+					t.Fatalf("%d records, error %v; want %d", len(got), err, len(tt.want))
+				}
+				for i, w := range tt.want {
+					g := got[i]
+					formattest.CheckRaw(t, tt.opts.Limits, g)
+					switch {
+					case w.ok:
+						if g.Reject != nil || g.Raw != nil || g.RawTruncated {
+							t.Errorf("record %d: reject %v, Raw %q; want accepted without Raw", i, g.Reject, g.Raw)
+						}
+					case g.Reject == nil:
+						t.Errorf("record %d accepted", i)
+					case w.none:
+						if g.Raw != nil || g.RawTruncated {
+							t.Errorf("record %d: Raw %q, want none", i, g.Raw)
+						}
+					case g.Raw == nil || string(g.Raw) != w.raw || g.RawTruncated != w.cut:
+						t.Errorf("record %d: Raw %q (truncated %v), want %q (truncated %v)", i, clipRaw(g.Raw), g.RawTruncated, clipRaw([]byte(w.raw)), w.cut)
+					}
+				}
+			})
+		}
+	}
+}
+
+func clipRaw(b []byte) string {
+	if len(b) > 64 {
+		return fmt.Sprintf("%q... (%d bytes)", b[:64], len(b))
+	}
+	return fmt.Sprintf("%q", b)
 }

@@ -13,7 +13,7 @@ import (
 // Meta.
 var contract = formattest.Case{
 	New:    func(r io.Reader, lim format.Limits) format.Reader { return NewReader(r, lim) },
-	Limits: format.Limits{MaxLineBytes: 1024, MaxFieldBytes: 128, MaxFields: 32, MaxDepth: 8},
+	Limits: format.Limits{MaxLineBytes: 1024, MaxFieldBytes: 128, MaxFields: 32, MaxDepth: 8, MaxRejectRaw: 48},
 	Record: func(t testing.TB, _ format.Limits, r format.Record) {
 		if r.Reject == nil && (r.Meta[MetaEventType] == "" || r.Meta[MetaEventType] != r.Fields["event_type"]) {
 			t.Fatalf("line %d: meta %v", r.Line, r.Meta)
@@ -23,4 +23,11 @@ var contract = formattest.Case{
 
 func TestContract(t *testing.T) {
 	formattest.Contract(t, contract, formattest.Fixtures(t, "testdata/*.json"))
+}
+
+func TestRejectRaw(t *testing.T) {
+	formattest.CheckRejectRaw(t, contract.New, formattest.RawInput{
+		Good: `{"event_type":"flow","src_ip":"192.0.2.1"}`,
+		Bad:  `{"event_type":"alert","user":"secret@example.org"`,
+	})
 }

@@ -33,7 +33,9 @@
 // Rejects: not_eve; ndjson's invalid_json, duplicate_key, invalid_utf8,
 // too_deep, too_many_fields, field_too_long and not_an_object;
 // line_too_long for a line over Limits.MaxLineBytes, which is read through
-// and discarded without being buffered. Blank lines are skipped (the only
+// and discarded without being buffered. A rejected record (but a
+// line_too_long one) keeps a copy of its line in Raw, cut to
+// Limits.MaxRejectRaw bytes. Blank lines are skipped (the only
 // lines that yield no record); CRLF line ends and a leading UTF-8 BOM are
 // accepted. Next fails only when reading fails: read_error, or the
 // underlying reader's own *format.Failure passed on.

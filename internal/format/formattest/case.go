@@ -35,20 +35,21 @@ func (c Case) skippable() func([]byte) bool {
 }
 
 // CheckInput reads input with c.New under c.Limits and checks the contract
-// (CheckReader) and c.Record on every record. It is the body of a fuzz
+// (CheckReader), CheckRaw and c.Record on every record. It is the body of a fuzz
 // target. It returns the records and the Failure (nil at io.EOF).
 func CheckInput(t testing.TB, c Case, input []byte) ([]format.Record, error) {
 	t.Helper()
 	return c.check(t, input, bytes.NewReader(input), c.Limits)
 }
 
-// check reads input from r with c.New under lim and checks the contract
-// and c.Record.
+// check reads input from r with c.New under lim and checks the contract,
+// CheckRaw and c.Record.
 func (c Case) check(t testing.TB, input []byte, r io.Reader, lim format.Limits) ([]format.Record, error) {
 	t.Helper()
 	recs, err := CheckReader(t, input, c.New(r, lim), c.skippable())
-	if c.Record != nil {
-		for _, rec := range recs {
+	for _, rec := range recs {
+		CheckRaw(t, lim, rec)
+		if c.Record != nil {
 			c.Record(t, lim, rec)
 		}
 	}
@@ -57,7 +58,7 @@ func (c Case) check(t testing.TB, input []byte, r io.Reader, lim format.Limits) 
 
 // Contract checks c's reader on each of inputs (named by the map keys):
 // read with the default limits and with c.Limits, the reader keeps the
-// contract (CheckReader and c.Record); read one byte at a time, it
+// contract (CheckReader, CheckRaw and c.Record); read one byte at a time, it
 // returns the same records and end.
 func Contract(t *testing.T, c Case, inputs map[string][]byte) {
 	t.Helper()

@@ -18,8 +18,8 @@ import (
 //     sticky;
 //   - every record has Line >= 1 and Offset >= 0, both strictly increasing,
 //     Offset at the start of line Line of input;
-//   - a record has Raw bytes only when rejected, at most the default
-//     MaxRejectRaw of them, taken from the input;
+//   - a record has Raw bytes only when rejected, and they are its line
+//     (SplitLines), whole unless RawTruncated, which is only set with Raw;
 //   - a record has Fields or a Reject, never both, and a Reject has a code
 //     and a short reason;
 //   - every input line up to the end (or, after a Failure, up to the last
@@ -75,8 +75,17 @@ func CheckReader(t testing.TB, input []byte, rd format.Reader, skippable func(li
 		if rec.Reject != nil && (rec.Reject.Code == "" || rec.Reject.Reason == "" || len(rec.Reject.Reason) > 300) {
 			t.Fatalf("line %d: bad reject %#v", rec.Line, rec.Reject)
 		}
-		if rec.Raw != nil && (rec.Reject == nil || len(rec.Raw) > format.Limits{}.WithDefaults().MaxRejectRaw || !bytes.Contains(input, rec.Raw)) {
-			t.Fatalf("line %d: raw bytes %q on a record that is not rejected, too long, or not from the input", rec.Line, rec.Raw)
+		if rec.Raw != nil || rec.RawTruncated {
+			// Not %q: the bytes stand for personal data; say where they differ.
+			line := lines[rec.Line-1]
+			switch {
+			case rec.Reject == nil:
+				t.Fatalf("line %d: accepted record with Raw (%d bytes, truncated %v)", rec.Line, len(rec.Raw), rec.RawTruncated)
+			case rec.Raw == nil:
+				t.Fatalf("line %d: RawTruncated without Raw", rec.Line)
+			case !bytes.HasPrefix(line, rec.Raw) || (!rec.RawTruncated && len(rec.Raw) != len(line)):
+				t.Fatalf("line %d: Raw (%d bytes, truncated %v) is not the %d-byte line", rec.Line, len(rec.Raw), rec.RawTruncated, len(line))
+			}
 		}
 		for k, v := range rec.Fields {
 			if !utf8.ValidString(k) {

@@ -12,6 +12,11 @@
 //     Offset at the start of line Line of the input;
 //   - a record has Fields or a Reject, never both, and a Reject has a code
 //     and a short reason;
+//   - a rejected record carries its line in Raw, cut to
+//     Limits.MaxRejectRaw bytes (RawTruncated then set), unless it is
+//     line_too_long or MaxRejectRaw is negative; an accepted one has no
+//     Raw (CheckReader and CheckRaw on any input, CheckRejectRaw on a
+//     reader's chosen good and bad lines);
 //   - field keys and string values are UTF-8, numbers are valid JSON, and
 //     values have only the documented types;
 //   - every input line up to the end (or, after a Failure, up to the last

@@ -43,7 +43,9 @@
 // twice, or named like a header or syslog field); invalid_utf8;
 // field_too_long; too_many_fields; line_too_long (read through and
 // discarded without being buffered). Reasons name keys and positions,
-// never values. Blank lines are skipped (the only lines that yield no
+// never values; a rejected record (but a line_too_long one) keeps a copy of
+// its line in Raw, cut to Limits.MaxRejectRaw bytes. Blank lines are
+// skipped (the only lines that yield no
 // record). Next fails only when reading fails: read_error, or the
 // underlying reader's own *format.Failure passed on.
 package leef

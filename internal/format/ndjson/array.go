@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/internal/lineio"
 )
 
 // bom is the UTF-8 byte order mark.
@@ -183,6 +184,10 @@ func (a *arrayReader) element() (format.Record, error) {
 		return format.Record{}, format.Failf(CodeInvalidJSON, nil, "syntax error in the array element that starts at byte %d (line %d), at byte %d of the input", rec.Offset, rec.Line, rec.Offset+int64(max0(pos)))
 	}
 	rec.Fields, rec.Reject = m, rej
+	if rej != nil {
+		// The element's bytes, line breaks included; a.buf is reused.
+		rec.Raw, rec.RawTruncated = lineio.Raw(a.buf, a.lim.MaxRejectRaw)
+	}
 	return rec, nil
 }
 

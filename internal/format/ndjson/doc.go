@@ -46,7 +46,10 @@
 // (not counting its line ending) is a line_too_long reject, and its
 // remainder is read and discarded without being buffered, so memory stays
 // bounded by MaxLineBytes whatever the input holds. Every other line yields
-// exactly one Record, accepted or rejected.
+// exactly one Record, accepted or rejected; a rejected one keeps a copy of
+// the line's content (without the line ending) in Record.Raw, cut to
+// Limits.MaxRejectRaw bytes, except a line_too_long one, whose bytes were
+// not kept.
 //
 // # JSON arrays
 //
@@ -57,7 +60,10 @@
 // keeps at most Limits.MaxRecordBytes of it and hands it to ParseObject. An
 // element larger than MaxRecordBytes is a record_too_long reject; the
 // scanner still finds its end without buffering it and continues with the
-// next element. A non-object element is a not_an_object reject.
+// next element. A non-object element is a not_an_object reject. A rejected
+// element keeps a copy of its bytes (from its first to its last byte, line
+// breaks included) in Record.Raw, cut to Limits.MaxRejectRaw bytes, except
+// a record_too_long one, whose bytes were not kept.
 //
 // A syntax error, however, cannot be recovered from inside an array: once
 // the structure is broken there is no reliable way to find where the next

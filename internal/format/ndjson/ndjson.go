@@ -54,7 +54,7 @@ func (r *reader) Next() (format.Record, error) {
 		}
 		rec.Fields, rec.Reject, _ = r.cache.parseObject(ln.Data, r.lim)
 		if rec.Reject != nil {
-			rec.Raw, rec.RawTruncated = format.RawOf(ln.Data, r.lim)
+			rec.Raw, rec.RawTruncated = lineio.Raw(ln.Data, r.lim.MaxRejectRaw)
 		}
 		return rec, nil
 	}

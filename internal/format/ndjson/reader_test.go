@@ -7,8 +7,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
 // rec is the expected outcome of one record: accepted with Fields["k"]
@@ -246,6 +248,57 @@ func TestArrayReader(t *testing.T) {
 				t.Errorf("failure reason %q does not name %q", f.Reason, tt.failByte)
 			}
 		})
+	}
+}
+
+// TestReaderRejectRaw: rejected NDJSON lines carry their bytes (the shared
+// table of formattest.CheckRejectRaw).
+func TestReaderRejectRaw(t *testing.T) {
+	formattest.CheckRejectRaw(t, NewReader, formattest.RawInput{
+		Good: `{"k":"a","n":1}`,
+		Bad:  `{"k":"` + secret + `","k":2}`,
+	})
+}
+
+// TestArrayReaderRejectRaw: a rejected array element carries its bytes,
+// from its first to its last byte, line breaks included, cut to
+// MaxRejectRaw; an accepted or over-long one has none.
+func TestArrayReaderRejectRaw(t *testing.T) {
+	dup := "{\"k\": \"" + secret + "\",\r\n  \"k\": 2}"
+	long := `{"k":"` + strings.Repeat("x", 40) + `"}`
+	in := "\xef\xbb\xbf[{\"k\":\"a\"}, " + dup + ",\n 12345 ," + long + ",\"" + secret + "\"]"
+	type want struct {
+		raw       string
+		kept, cut bool
+	}
+	ok := want{}
+	for _, tc := range []struct {
+		name string
+		lim  format.Limits
+		want []want
+	}{
+		{"default limits", format.Limits{}, []want{ok, {dup, true, false}, {"12345", true, false}, ok, {`"` + secret + `"`, true, false}}},
+		{"cut", format.Limits{MaxRejectRaw: 5}, []want{ok, {dup[:5], true, true}, {"12345", true, false}, ok, {`"` + secret[:4], true, true}}},
+		{"element too long", format.Limits{MaxRecordBytes: len(dup)}, []want{ok, {dup, true, false}, {"12345", true, false}, {"", false, false}, {`"` + secret + `"`, true, false}}},
+		{"keep none", format.Limits{MaxRejectRaw: -1}, []want{ok, {}, {}, ok, {}}},
+	} {
+		for _, oneByte := range []bool{false, true} {
+			var r io.Reader = strings.NewReader(in)
+			if oneByte {
+				r = iotest.OneByteReader(r)
+			}
+			got, err := readAll(t, NewArrayReader(r, tc.lim))
+			if err != nil || len(got) != len(tc.want) {
+				t.Fatalf("%s: %d records, error %v", tc.name, len(got), err)
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				formattest.CheckRaw(t, tc.lim, g)
+				if (g.Raw != nil) != w.kept || string(g.Raw) != w.raw || g.RawTruncated != w.cut {
+					t.Errorf("%s (one byte %v): element %d: Raw %q (truncated %v), want %q (kept %v, truncated %v)", tc.name, oneByte, i, g.Raw, g.RawTruncated, w.raw, w.kept, w.cut)
+				}
+			}
+		}
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // fuzzLimits are small so that the fuzzer reaches the limits.
-var fuzzLimits = format.Limits{MaxLineBytes: 512, MaxFieldBytes: 64, MaxFields: 16, MaxDepth: 8}
+var fuzzLimits = format.Limits{MaxLineBytes: 512, MaxFieldBytes: 64, MaxFields: 16, MaxDepth: 8, MaxRejectRaw: 48}
 
 // tsvSkip: header, comment and blank lines are the documented skips.
 func tsvSkip(l []byte) bool { return len(l) == 0 || l[0] == '#' }
@@ -45,4 +45,20 @@ func TestContract(t *testing.T) {
 	}
 	t.Run("TSV", func(t *testing.T) { formattest.Contract(t, tsvContract, tsv) })
 	t.Run("JSON", func(t *testing.T) { formattest.Contract(t, jsonContract, json) })
+}
+
+func TestRejectRaw(t *testing.T) {
+	t.Run("TSV", func(t *testing.T) {
+		formattest.CheckRejectRaw(t, tsvContract.New, formattest.RawInput{
+			Header: "#separator \\x09\n#fields\tuser\tbytes\n#types\tstring\tcount\n",
+			Good:   "alice\t1",
+			Bad:    "secret@example.org\tnot-a-count",
+		})
+	})
+	t.Run("JSON", func(t *testing.T) {
+		formattest.CheckRejectRaw(t, jsonContract.New, formattest.RawInput{
+			Good: `{"_path":"conn","ts":1.5}`,
+			Bad:  `{"_path":"conn","user":"secret@example.org",}`,
+		})
+	})
 }

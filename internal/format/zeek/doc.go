@@ -64,13 +64,14 @@
 // *format.Failure from it, for example from package decompress, is passed
 // on as it is).
 //
-// Rejects (the record keeps its Line, Offset and Meta): ragged_row when a
+// Rejects (the record keeps its Line, Offset and Meta, and a copy of the
+// line in Raw, cut to Limits.MaxRejectRaw bytes): ragged_row when a
 // row's field count differs from #fields; invalid_value when a value does
 // not fit its type, naming the field (for instance the masked
 // "XXXXXXXXXX.XXXXXX" timestamps of Zeek's btest baselines in "ts");
 // field_too_long for a value over Limits.MaxFieldBytes; line_too_long for
 // a line over Limits.MaxLineBytes, which is read through and discarded
-// without being buffered.
+// without being buffered (so it has no Raw).
 //
 // # JSON
 //

@@ -216,15 +216,16 @@ func (t *tsvReader) check(num int64) error {
 	return nil
 }
 
-// row converts one data line.
+// row converts one data line; a rejected one keeps its bytes.
 func (t *tsvReader) row(ln lineio.Line) format.Record {
 	rec := t.convertRow(ln)
 	if rec.Reject != nil {
-		rec.Raw, rec.RawTruncated = format.RawOf(ln.Data, t.lim)
+		rec.Raw, rec.RawTruncated = lineio.Raw(ln.Data, t.lim.MaxRejectRaw)
 	}
 	return rec
 }
 
+// convertRow converts one data line into Fields or a Reject.
 func (t *tsvReader) convertRow(ln lineio.Line) format.Record {
 	rec := format.Record{Line: ln.Number, Offset: ln.Offset, Meta: t.meta()}
 	// One string for the whole line: field values are substrings of it.

@@ -7,8 +7,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"net/netip"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/heimdallhub/heimdall/internal/pii/keys"
@@ -53,12 +56,33 @@ var b64 = base64.RawURLEncoding
 type Transformer struct {
 	pseudo *keys.PseudonymKeys
 	store  *KeyStore
+	macs   sync.Pool // HMAC-SHA-256 states under the current pseudonym key
 }
 
 // New builds a Transformer. Either argument may be nil; the actions that
 // need it then fail with ErrNoKeys.
 func New(pseudo *keys.PseudonymKeys, store *KeyStore) *Transformer {
-	return &Transformer{pseudo: pseudo, store: store}
+	t := &Transformer{pseudo: pseudo, store: store}
+	if pseudo != nil {
+		_, key := pseudo.Current()
+		t.macs.New = func() any { return hmac.New(sha256.New, key) }
+	}
+	return t
+}
+
+// PseudonymCurrent is the pseudonym of value for kind under the current
+// key version (as the pseudonymise action writes it), from pooled HMAC
+// states.
+func (t *Transformer) PseudonymCurrent(kind, value string) (string, error) {
+	if t.pseudo == nil {
+		return "", fmt.Errorf("%w: no pseudonymisation keys", ErrNoKeys)
+	}
+	v, _ := t.pseudo.Current()
+	mac := t.macs.Get().(hash.Hash)
+	mac.Reset()
+	out := sealPseudonym(mac, v, kind, value)
+	t.macs.Put(mac)
+	return out, nil
 }
 
 // Apply transforms one field value according to rule. recordKey identifies
@@ -79,9 +103,9 @@ func (t *Transformer) Apply(rule policy.Rule, recordKey, fieldPath, value string
 		if t.pseudo == nil {
 			return "", meta, true, fmt.Errorf("%w: field %s: no pseudonymisation keys", ErrNoKeys, fieldPath)
 		}
-		v, key := t.pseudo.Current()
-		meta.KeyID = v
-		return pseudonym(v, key, rule.Kind, value), meta, false, nil
+		meta.KeyID, _ = t.pseudo.Current()
+		out, err := t.PseudonymCurrent(rule.Kind, value)
+		return out, meta, false, err
 	case policy.ActionEncrypt:
 		if t.store == nil {
 			return "", meta, true, fmt.Errorf("%w: field %s: no key store", ErrNoKeys, fieldPath)
@@ -121,14 +145,24 @@ func Pseudonym(ks *keys.PseudonymKeys, version, kind, value string) (string, err
 }
 
 func pseudonym(version string, key []byte, kind, value string) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(pseudonymLabel))
+	return sealPseudonym(hmac.New(sha256.New, key), version, kind, value)
+}
+
+// sealPseudonym computes the pseudonym with a fresh (or reset) HMAC state.
+func sealPseudonym(mac hash.Hash, version, kind, value string) string {
+	io.WriteString(mac, pseudonymLabel) //nolint:errcheck // hashes never fail
 	mac.Write([]byte{0})
-	mac.Write([]byte(kind))
+	io.WriteString(mac, kind) //nolint:errcheck
 	mac.Write([]byte{0})
-	mac.Write([]byte(canonical(kind, value)))
+	io.WriteString(mac, canonical(kind, value)) //nolint:errcheck
 	var sum [sha256.Size]byte
-	return psPrefix + version + ":" + b64.EncodeToString(mac.Sum(sum[:0]))
+	enc := b64.EncodedLen(sha256.Size)
+	b := make([]byte, 0, len(psPrefix)+len(version)+1+enc)
+	b = append(b, psPrefix...)
+	b = append(b, version...)
+	b = append(b, ':')
+	b = b64.AppendEncode(b, mac.Sum(sum[:0]))
+	return string(b)
 }
 
 // canonical makes equal values of a kind compare equal before hashing.

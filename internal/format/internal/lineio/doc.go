@@ -16,4 +16,8 @@
 // underlying reader (for example from package decompress) is returned as
 // it is, any other read error is wrapped in a read_error Failure, and
 // errors are sticky. A read error loses the partial line it interrupts.
+//
+// Raw is the one copy-and-cut rule every format reader (the line readers,
+// and also the delimited and JSON array readers) applies to the bytes of a
+// rejected record for format.Record.Raw.
 package lineio

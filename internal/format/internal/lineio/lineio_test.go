@@ -345,3 +345,29 @@ func TestReaderHugeLine(t *testing.T) {
 		}
 	}
 }
+
+func TestRaw(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		max  int
+		want string
+		nil_ bool
+		cut  bool
+	}{
+		{data: "abc", max: 4096, want: "abc"},
+		{data: "abc", max: 3, want: "abc"},
+		{data: "abcd", max: 3, want: "abc", cut: true},
+		{data: "abc", max: 0, want: "", cut: true},
+		{data: "", max: 4096, want: ""},
+		{data: "abc", max: -1, nil_: true},
+	} {
+		data := []byte(tc.data)
+		raw, cut := Raw(data, tc.max)
+		if (raw == nil) != tc.nil_ || string(raw) != tc.want || cut != tc.cut {
+			t.Errorf("Raw(%q, %d) = %q (nil %v), %v; want %q (nil %v), %v", tc.data, tc.max, raw, raw == nil, cut, tc.want, tc.nil_, tc.cut)
+		}
+		if len(raw) > 0 && &raw[0] == &data[0] {
+			t.Errorf("Raw(%q, %d) shares the caller's buffer", tc.data, tc.max)
+		}
+	}
+}

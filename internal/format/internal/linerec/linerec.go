@@ -13,9 +13,9 @@ import (
 type ParseFunc func(n int64, data []byte) (fields map[string]any, meta map[string]string, rej *format.Reject)
 
 type reader struct {
-	lim   format.Limits
 	lr    *lineio.Reader
 	max   int
+	raw   int // Limits.MaxRejectRaw
 	skip  func([]byte) bool
 	parse ParseFunc
 	err   error
@@ -27,7 +27,7 @@ type reader struct {
 // other line with parse. See the package documentation.
 func NewReader(r io.Reader, lim format.Limits, skip func(line []byte) bool, parse ParseFunc) format.Reader {
 	lim = lim.WithDefaults()
-	return &reader{lim: lim, lr: lineio.New(r, lim.MaxLineBytes), max: lim.MaxLineBytes, skip: skip, parse: parse}
+	return &reader{lr: lineio.New(r, lim.MaxLineBytes), max: lim.MaxLineBytes, raw: lim.MaxRejectRaw, skip: skip, parse: parse}
 }
 
 func (l *reader) Next() (format.Record, error) {
@@ -51,7 +51,7 @@ func (l *reader) Next() (format.Record, error) {
 		fields, meta, rej := l.parse(ln.Number, ln.Data)
 		if rej != nil {
 			rec.Reject = rej
-			rec.Raw, rec.RawTruncated = format.RawOf(ln.Data, l.lim)
+			rec.Raw, rec.RawTruncated = lineio.Raw(ln.Data, l.raw)
 			return rec, nil
 		}
 		rec.Fields, rec.Meta = fields, meta
