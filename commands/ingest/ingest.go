@@ -18,6 +18,7 @@ import (
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/format"
 	"github.com/heimdallhub/heimdall/internal/format/decompress"
+	"github.com/heimdallhub/heimdall/internal/pii/policy"
 )
 
 // Errors of the ingest command; the HTTP edge maps them to statuses.
@@ -333,6 +334,9 @@ func (b *batch) record(rec format.Record) {
 }
 
 func (b *batch) reject(rec format.Record, code, reason string) {
+	// Reasons never quote values, but some name input-controlled things
+	// (a Zeek #fields name, say): scrub them like free text.
+	reason, _, _ = b.h.opts.PII.Apply(policy.Rule{Action: policy.ActionScrub}, "", "reason", reason)
 	b.res.Rejected++
 	if len(b.res.Rejects) < b.h.opts.MaxRejectList {
 		b.res.Rejects = append(b.res.Rejects, Reject{Line: rec.Line, ByteOffset: rec.Offset, Code: code, Reason: reason})

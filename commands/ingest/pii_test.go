@@ -37,7 +37,7 @@ func piiHandler(t *testing.T, log Log) (*Handler, *events.Codec, *pii.Engine) {
 		t.Fatal(err)
 	}
 	eng := piitest.Engine(t, unitPolicy)
-	h, err := New(log, codec, Options{PeerID: "test", EventsTopic: "ev", RejectsTopic: "rej", PII: eng})
+	h, err := New(log, codec, Options{PeerID: "test", EventsTopic: "ev", RejectsTopic: "rej", PII: eng, MaxRejectList: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,4 +203,25 @@ func keysOf(m map[string]events.Event) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// A reject reason that names an input-controlled thing (a Zeek field name)
+// is scrubbed before it is returned or stored.
+func TestRejectReasonsAreScrubbed(t *testing.T) {
+	log := &memLog{}
+	h, codec, _ := piiHandler(t, log)
+	c := cmd("#separator \\x09\n#path\tconn\n#fields\tts\tmallory@example.org\n#types\ttime\tcount\n1763626502.1\tnot-a-count\n")
+	c.Format = "zeek"
+	res, err := h.Handle(context.Background(), c)
+	if err != nil || res.Rejected != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if strings.Contains(res.Rejects[0].Reason, "mallory") {
+		t.Fatalf("reason %q", res.Rejects[0].Reason)
+	}
+	for _, e := range decodeAll(t, codec, log.records["rej"]) {
+		if strings.Contains(e.Payload.(events.IngestRejected).Reason, "mallory") {
+			t.Fatal("stored reason names the e-mail address")
+		}
+	}
 }

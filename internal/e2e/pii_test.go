@@ -210,6 +210,17 @@ func (c canaries) dumps() map[string]struct{ query, body string } {
 	out["cef"] = struct{ query, body string }{"source=canary-cef&file=events.cef&format=cef",
 		fmt.Sprintf("<134>Nov 20 08:15:02 fw01 CEF:0|Example|Gateway|9.1|auth|login|3|rt=1763626502114 src=%s dst=198.51.100.20 dpt=443 proto=TCP suser=%s duser=%s request=%s msg=%s act=allow\n",
 			c.ip, c.name, c.user2, strings.ReplaceAll(portal, "=", `\=`), freeText)}
+	out["json"] = struct{ query, body string }{"source=canary-json&file=export.json&format=json", "[" + strings.TrimSuffix(ndjson(map[string]any{
+		"timestamp": "2026-11-20T08:15:02Z", "src_ip": c.ip, "dst_ip": "203.0.113.9", "email": c.email, "message": freeText,
+	}), "\n") + "]"}
+	out["tsv"] = struct{ query, body string }{"source=canary-tsv&file=proxy.tsv&format=tsv",
+		"timestamp\tsrc_ip\tdst_ip\tuser\turl\tphone\n" +
+			fmt.Sprintf("2026-11-20T08:15:02Z\t%s\t203.0.113.10\t%s\t%s\t%s\n", c.ip, c.name, portal, c.phone)}
+	out["zeek-json"] = struct{ query, body string }{"source=canary-zeek-json&file=http.json&format=zeek-json", ndjson(map[string]any{
+		"_path": "http", "ts": 1763626502.114, "uid": "Ck2", "id.orig_h": c.ip, "id.orig_p": 49153, "id.resp_h": "198.51.100.22",
+		"id.resp_p": 443, "method": "GET", "host": "portal.example", "uri": "/reset?email=" + url.QueryEscape(c.email) + "&card=" + c.card,
+		"user_agent": "Mozilla/5.0 (" + c.phone + ")", "username": c.name,
+	})}
 	out["leef"] = struct{ query, body string }{"source=canary-leef&file=events.leef&format=leef",
 		fmt.Sprintf("LEEF:2.0|Example|IDS|1.0|login|^|src=%s^dst=198.51.100.21^dstPort=22^proto=TCP^usrName=%s^msg=%s\n",
 			c.ip, c.name, freeText)}
@@ -449,7 +460,7 @@ func TestCanariesNeverStoredInPlaintext(t *testing.T) {
 	ctx := context.Background()
 
 	// Joinable: the client address, pseudonymised in every format, is one
-	// vertex seen by all six sources; its value is the keyed pseudonym,
+	// vertex seen by every source; its value is the keyed pseudonym,
 	// not a plain hash.
 	ipKey := in.personalKey(observable.KindIPv4Addr, c.ip)
 	var ipView struct {
@@ -460,8 +471,8 @@ func TestCanariesNeverStoredInPlaintext(t *testing.T) {
 	if code := in.get("/v1/entities/"+ipKey, &ipView); code != http.StatusOK {
 		t.Fatalf("client address vertex %s: %d", ipKey, code)
 	}
-	if len(ipView.Sources) != 6 {
-		t.Errorf("client address joined %d sources, want 6: %v", len(ipView.Sources), ipView.Sources)
+	if len(ipView.Sources) != len(c.dumps()) {
+		t.Errorf("client address joined %d sources, want %d: %v", len(ipView.Sources), len(c.dumps()), ipView.Sources)
 	}
 	if want := in.pseudonym("ip", c.ip); ipView.Value != want {
 		t.Errorf("client address value %q, want its pseudonym %q", ipView.Value, want)

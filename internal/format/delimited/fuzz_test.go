@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
 // FuzzReader checks the delimited reader on arbitrary input, with each
@@ -21,17 +22,22 @@ import (
 // accepted with one value per header column or rejected without fields;
 // memory is bounded by the limits (the record buffer never exceeds
 // MaxRecordBytes); a record_too_long reject names the lines it covers and
-// the next record starts after them. With default limits and input that
-// encoding/csv reads without error (no CR, no BOM, comma), nothing is
-// silently dropped or changed: there is one record per encoding/csv record
-// after the header, on the same line, accepted with the same values, or
-// rejected as ragged_row or invalid_utf8 exactly when that applies.
+// the next record starts after them; a rejected record (but a
+// record_too_long one) carries its bytes in Raw, at most MaxRejectRaw of
+// them, starting at its Offset in the input and, unless RawTruncated,
+// followed there by its line ending (LF, CRLF, or a CR or nothing at the
+// end of the input); accepted records have no Raw. With default limits
+// and input that encoding/csv reads without error (no CR, no BOM, comma),
+// nothing is silently dropped or changed: there is one record per
+// encoding/csv record after the header, on the same line, accepted with
+// the same values, or rejected as ragged_row or invalid_utf8 exactly when
+// that applies.
 func FuzzReader(f *testing.F) {
 	delims := []rune{',', '\t', ';', '|'}
 	f.Fuzz(func(t *testing.T, in []byte, delimSel uint8, small bool) {
 		opts := Options{Delimiter: delims[int(delimSel)%len(delims)]}
 		if small {
-			opts.Limits = format.Limits{MaxRecordBytes: 24, MaxFieldBytes: 6, MaxFields: 4}
+			opts.Limits = format.Limits{MaxRecordBytes: 24, MaxFieldBytes: 6, MaxFields: 4, MaxRejectRaw: 10}
 			opts.Comment = '#'
 		}
 		lim := opts.Limits.WithDefaults()
@@ -52,6 +58,13 @@ func FuzzReader(f *testing.F) {
 			lastOff = g.Offset
 			if want := int64(bytes.Count(in[:g.Offset], []byte("\n"))) + 1; g.Line != want {
 				t.Fatalf("record %d on line %d, its offset is on line %d", i, g.Line, want)
+			}
+			formattest.CheckRaw(t, lim, g)
+			if rest := in[g.Offset:]; !bytes.HasPrefix(rest, g.Raw) {
+				t.Fatalf("record %d: Raw %q is not the input at offset %d", i, g.Raw, g.Offset)
+			} else if after := rest[len(g.Raw):]; g.Raw != nil && !g.RawTruncated &&
+				!(len(after) == 0 || after[0] == '\n' || bytes.HasPrefix(after, []byte("\r\n")) || string(after) == "\r") {
+				t.Fatalf("record %d: Raw %q is not followed by a line ending", i, g.Raw)
 			}
 			if g.Reject != nil {
 				if g.Fields != nil || len(g.Reject.Reason) > 160 {

@@ -355,6 +355,7 @@ func TestRejectRawRecord(t *testing.T) {
 		{name: "cut inside quotes", opts: Options{Limits: format.Limits{MaxRejectRaw: 4}}, in: "a,b\n\"x\ny\",2,3\n", want: []want{{raw: "\"x\ny", cut: true}}},
 		{name: "limit at the CR", opts: Options{Limits: format.Limits{MaxRejectRaw: 5}}, in: "a,b\n1,2,3\r\n", want: []want{{raw: "1,2,3"}}},
 		{name: "limit before the CR", opts: Options{Limits: format.Limits{MaxRejectRaw: 4}}, in: "a,b\n1,2,3\r\n", want: []want{{raw: "1,2,", cut: true}}},
+		{name: "limit before a content CR", opts: Options{Limits: format.Limits{MaxRejectRaw: 1}}, in: "a,b\n1\r2,3,4\n", want: []want{{raw: "1", cut: true}}},
 		{name: "keep none", opts: Options{Limits: format.Limits{MaxRejectRaw: -1}}, in: "a,b\n1,2,3\n4,5\n", want: []want{{none: true}, ok}},
 		{name: "record too long", opts: Options{Limits: format.Limits{MaxRecordBytes: 8}}, in: "a,b\n1,2,3,4,5,6\n7,8,9\n", want: []want{{none: true}, {raw: "7,8,9"}}},
 		{name: "wide record cut", in: "a,b\n" + wide + "\n1,2\n", want: []want{{raw: wide[:4096], cut: true}, ok}},

@@ -8,12 +8,14 @@ import (
 
 // FuzzEVE checks, for any input, the invariant formattest.CheckReader
 // verifies: the reader never panics; it ends with io.EOF or a sticky
-// *format.Failure; records are located with Line >= 1 and Offset >= 0,
-// both strictly increasing and Offset at the start of line Line; each
-// record has Fields (with a string event_type mirrored in Meta, see
-// contract.Record) or a Reject; values are of the documented types; every
-// non-blank input line is a record or a reject; memory is bounded by the
-// (small) limits.
+// *format.Failure; records are located with Line >= 1 and Offset >= 0, both
+// strictly increasing and Offset at the start of line Line; each record has
+// Fields (with a string event_type mirrored in Meta, see contract.Record) or
+// a Reject; values are of the documented types; every non-blank input line
+// is a record or a reject; a rejected record (but a line_too_long one)
+// carries its line in Raw, at most MaxRejectRaw bytes of it (CheckRaw) and
+// the whole line unless RawTruncated, and an accepted one has no Raw; memory
+// is bounded by the (small) limits.
 func FuzzEVE(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		formattest.CheckInput(t, contract, b)

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heimdallhub/heimdall/internal/format"
+	"github.com/heimdallhub/heimdall/internal/format/formattest"
 )
 
 // FuzzParseObject checks ParseObject against encoding/json and against the
@@ -71,11 +72,14 @@ func FuzzParseObject(f *testing.F) {
 // every line that is not blank is exactly one record, accepted (with the
 // fields ParseObject gives for that line) or rejected, so nothing is
 // silently dropped; lines over the limit are line_too_long rejects (memory
-// is bounded by MaxLineBytes, see TestReaderHugeLine).
+// is bounded by MaxLineBytes, see TestReaderHugeLine); a rejected line
+// (but a line_too_long one) carries its content in Raw, cut to
+// MaxRejectRaw bytes (RawTruncated then set), so Raw is at most that long
+// and a substring of the input; accepted records have no Raw.
 func FuzzNDJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
-		const max = 64
-		lim := format.Limits{MaxLineBytes: max}.WithDefaults()
+		const max, rawMax = 64, 16
+		lim := format.Limits{MaxLineBytes: max, MaxRejectRaw: rawMax}.WithDefaults()
 		got, err := readAll(t, NewReader(bytes.NewReader(in), lim))
 		if err != nil {
 			t.Fatalf("error %v", err)
@@ -110,6 +114,7 @@ func FuzzNDJSON(f *testing.F) {
 		}
 		for i, w := range wants {
 			g := got[i]
+			formattest.CheckRaw(t, lim, g)
 			if g.Line != w.line || g.Offset != w.off {
 				t.Fatalf("record %d at line %d offset %d, want line %d offset %d", i, g.Line, g.Offset, w.line, w.off)
 			}
@@ -123,6 +128,9 @@ func FuzzNDJSON(f *testing.F) {
 			if !reflect.DeepEqual(g.Fields, m) || !reflect.DeepEqual(g.Reject, rej) {
 				t.Fatalf("record %d: %v %v, want %v %v", i, g.Fields, g.Reject, m, rej)
 			}
+			if rej != nil && (!bytes.Equal(g.Raw, w.data[:min(len(w.data), rawMax)]) || g.RawTruncated != (len(w.data) > rawMax)) {
+				t.Fatalf("record %d: Raw %q (truncated %v) of line %q", i, g.Raw, g.RawTruncated, w.data)
+			}
 		}
 	})
 }
@@ -134,10 +142,14 @@ func FuzzNDJSON(f *testing.F) {
 // at a byte that starts a JSON value; a rejected record has no fields; for
 // a valid JSON array (json.Valid) there is no failure and exactly one
 // record per element (nothing silently dropped), each accepted one equal
-// to what encoding/json decodes from that element.
+// to what encoding/json decodes from that element; a rejected record (but
+// a record_too_long one) carries the element's bytes in Raw, at most
+// MaxRejectRaw of them, starting at its Offset in the input (the whole
+// element, as encoding/json delimits it, unless RawTruncated); accepted
+// records have no Raw.
 func FuzzArray(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
-		lim := format.Limits{MaxRecordBytes: 256}
+		lim := format.Limits{MaxRecordBytes: 256, MaxRejectRaw: 32}
 		got, err := readAll(t, NewArrayReader(bytes.NewReader(in), lim))
 		if err != nil && !format.IsFailure(err) {
 			t.Fatalf("error %v is not a failure", err)
@@ -157,6 +169,10 @@ func FuzzArray(f *testing.F) {
 			if (g.Reject == nil) == (g.Fields == nil) {
 				t.Fatalf("record %d: fields %v and reject %v", i, g.Fields, g.Reject)
 			}
+			formattest.CheckRaw(t, lim, g)
+			if !bytes.HasPrefix(in[g.Offset:], g.Raw) {
+				t.Fatalf("record %d: Raw %q is not the input at offset %d", i, g.Raw, g.Offset)
+			}
 		}
 		trimmed := bytes.TrimPrefix(in, bom)
 		if !json.Valid(trimmed) || !bytes.HasPrefix(bytes.TrimLeft(trimmed, " \t\r\n"), []byte("[")) {
@@ -174,6 +190,9 @@ func FuzzArray(f *testing.F) {
 		}
 		for i, g := range got {
 			if g.Reject != nil {
+				if g.Raw != nil && !g.RawTruncated && !bytes.Equal(g.Raw, elems[i]) {
+					t.Fatalf("element %d: Raw %q, want %q", i, g.Raw, elems[i])
+				}
 				continue
 			}
 			dec := json.NewDecoder(bytes.NewReader(elems[i]))
