@@ -1,6 +1,7 @@
 -- Per-generation tables, created in the schema of the generation's AGE graph
 -- (@graph@ is replaced by its quoted name) right after create_graph, so that
--- drop_graph(name, true) drops a retired generation whole. Layout version 1.
+-- drop_graph(name, true) drops a retired generation whole. Layout version 2
+-- (version 1 lacked the endpoint indexes; upgradeLayout adds them in place).
 
 -- Merged state of each vertex; the vertex's properties are derived from it.
 -- An entity known only as a relation endpoint has no times, classification,
@@ -74,3 +75,7 @@ CREATE TABLE @graph@.projection_errors (
     recorded_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (topic, partition, "offset")
 );
+
+-- Traversals (neighbours, paths, visible edge counts) start from either end.
+CREATE INDEX IF NOT EXISTS relation_state_source ON @graph@.relation_state (source_key);
+CREATE INDEX IF NOT EXISTS relation_state_target ON @graph@.relation_state (target_key);

@@ -29,9 +29,20 @@ var migrationFiles embed.FS
 //go:embed layout.sql
 var layoutSQL string
 
-// layoutVersion is the version of layout.sql, recorded per generation. A
-// generation made with an older layout must be rebuilt, not migrated.
-const layoutVersion = 1
+// layoutVersion is the version of layout.sql, recorded per generation.
+// Additive changes (indexes) are applied in place to live generations of an
+// older layout by upgradeLayout; anything else needs a rebuild.
+const layoutVersion = 2
+
+// layoutUpgrades holds, per layout version, the additive statements that
+// bring a generation of the previous version up to it (@graph@ as in
+// layout.sql).
+var layoutUpgrades = map[int][]string{
+	2: {
+		`CREATE INDEX IF NOT EXISTS relation_state_source ON @graph@.relation_state (source_key)`,
+		`CREATE INDEX IF NOT EXISTS relation_state_target ON @graph@.relation_state (target_key)`,
+	},
+}
 
 // MinAGEVersion is the oldest Apache AGE this package is tested with.
 const MinAGEVersion = "1.5.0"
@@ -250,6 +261,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	if err != nil {
 		return nil, err
 	}
+	if err := s.upgradeLayout(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.checkCypher(ctx, gen.Graph); err != nil {
 		return nil, err
 	}
@@ -367,3 +381,37 @@ func (s *Store) checkCypher(ctx context.Context, graphName string) error {
 func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// upgradeLayout applies the additive layout upgrades to every generation that
+// is still in use (building or active) with an older layout.
+func (s *Store) upgradeLayout(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `SELECT id, graph_name, layout FROM heimdall.generations
+		WHERE state IN ('building', 'active') AND layout < $1`, layoutVersion)
+	if err != nil {
+		return fmt.Errorf("checking generation layouts: %w", err)
+	}
+	type old struct {
+		id     int64
+		name   string
+		layout int
+	}
+	var olds []old
+	var o old
+	if _, err := pgx.ForEachRow(rows, []any{&o.id, &o.name, &o.layout}, func() error { olds = append(olds, o); return nil }); err != nil {
+		return fmt.Errorf("checking generation layouts: %w", err)
+	}
+	for _, g := range olds {
+		for v := g.layout + 1; v <= layoutVersion; v++ {
+			for _, stmt := range layoutUpgrades[v] {
+				if _, err := s.pool.Exec(ctx, strings.ReplaceAll(stmt, "@graph@", quoteIdent(g.name))); err != nil {
+					return fmt.Errorf("upgrading %s to layout %d: %w", g.name, v, err)
+				}
+			}
+		}
+		if _, err := s.pool.Exec(ctx, `UPDATE heimdall.generations SET layout = $2 WHERE id = $1`, g.id, layoutVersion); err != nil {
+			return fmt.Errorf("upgrading %s: %w", g.name, err)
+		}
+		s.log.Info("graph generation layout upgraded", "graph", g.name, "from", g.layout, "to", layoutVersion)
+	}
+	return nil
+}

@@ -25,10 +25,11 @@ type Ingester interface {
 	Handle(ctx context.Context, cmd ingest.Command) (ingest.Result, error)
 }
 
-// EntityReader reads one entity's view, or returns an error wrapping
-// graph.ErrNotFound.
+// EntityReader reads the graph for a reader: what lies above the reader's
+// visibility does not exist for them (an error wrapping graph.ErrNotFound).
 type EntityReader interface {
-	Entity(ctx context.Context, key string) (graph.EntityView, error)
+	EntityVisible(ctx context.Context, key string, vis graph.Visibility) (graph.EntityView, error)
+	Neighbours(ctx context.Context, key string, q graph.NeighbourQuery, vis graph.Visibility) (graph.Neighbourhood, error)
 }
 
 var (
@@ -258,7 +259,7 @@ func (s *Server) entity(c echo.Context) error {
 	if !validKey.MatchString(key) {
 		return problem(http.StatusBadRequest, "not a canonical key (<type>--<uuid>)")
 	}
-	v, err := s.opts.Entities.Entity(c.Request().Context(), key)
+	v, err := s.opts.Entities.EntityVisible(c.Request().Context(), key, visibility(c))
 	if errors.Is(err, graph.ErrNotFound) {
 		return problem(http.StatusNotFound, "no entity with this key")
 	}

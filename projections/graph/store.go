@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -131,4 +132,92 @@ type EntityView struct {
 	// by edge label.
 	OutEdges map[string]int64
 	InEdges  map[string]int64
+}
+
+// Visibility says which classifications a reader may see. The zero value
+// sees nothing (deny by default); SeeAll is for Heimdall's own use.
+type Visibility struct {
+	all    bool
+	levels []string
+}
+
+// SeeAll sees every classification.
+func SeeAll() Visibility { return Visibility{all: true} }
+
+// ClearedFor sees the levels up to and including clearance; an unknown or
+// empty clearance sees nothing.
+func ClearedFor(clearance string) Visibility {
+	r := ClassificationRank(clearance)
+	if r >= len(classificationLevels) {
+		return Visibility{}
+	}
+	return Visibility{levels: append([]string(nil), classificationLevels[:r+1]...)}
+}
+
+// Allows reports whether a classification may be seen. An empty or unknown
+// classification is the highest level: only SeeAll sees it.
+func (v Visibility) Allows(classification string) bool {
+	if v.all {
+		return true
+	}
+	return slices.Contains(v.levels, NormalizeClassification(classification))
+}
+
+// Levels lists the levels seen (nil for SeeAll; then every level is).
+func (v Visibility) Levels() []string {
+	if v.all {
+		return nil
+	}
+	return append([]string{}, v.levels...)
+}
+
+// All reports whether v is SeeAll.
+func (v Visibility) All() bool { return v.all }
+
+// VertexView is one vertex in a neighbourhood or path.
+type VertexView struct {
+	Key            string
+	Label          string
+	Kind           string
+	Value          string
+	FirstSeen      time.Time // zero for an endpoint-only vertex
+	LastSeen       time.Time
+	Sources        []string
+	Classification string
+	Depth          int // hops from the root
+}
+
+// EdgeView is one edge in a neighbourhood or path.
+type EdgeView struct {
+	Key            string
+	Type           string
+	Source, Target string
+	FirstSeen      time.Time
+	LastSeen       time.Time
+	Sources        []string
+	Attributes     Attributes
+	Classification string
+}
+
+// Neighbourhood is what lies within some hops of a vertex, as far as the
+// reader may see: vertices and edges above the reader's clearance are left
+// out, and nothing is reached through them.
+type Neighbourhood struct {
+	Root      string
+	Vertices  []VertexView // the root first, then by depth and key
+	Edges     []EdgeView   // by key
+	Truncated bool         // the limit cut the result
+}
+
+// Limits of a neighbourhood query.
+const (
+	MaxNeighbourDepth = 3
+	MaxNeighbourLimit = 5000
+)
+
+// NeighbourQuery selects a neighbourhood.
+type NeighbourQuery struct {
+	Depth  int      // 1..MaxNeighbourDepth hops
+	Labels []string // edge labels (relation types) to follow; empty: all
+	Limit  int      // most vertices returned besides the root (1..MaxNeighbourLimit)
 }

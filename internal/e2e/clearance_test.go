@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heimdallhub/heimdall/internal/config/devstack"
+	"github.com/heimdallhub/heimdall/internal/observable"
+)
+
+// clearancePolicy makes client addresses SECRET and the rest UNCLASSIFIED.
+const clearancePolicy = `
+version: "2026-11-28.2"
+levels: [UNCLASSIFIED, CONFIDENTIAL, SECRET, TOP SECRET]
+default: {level: TOP SECRET, action: drop}
+profiles:
+  generic:
+    fields:
+      src_ip:   {level: SECRET, action: pseudonymise, kind: ip}
+      dst_ip:   {level: UNCLASSIFIED, action: keep}
+      query:    {level: UNCLASSIFIED, action: keep}
+      answers:  {level: UNCLASSIFIED, action: keep}
+      dst_port: {level: UNCLASSIFIED, action: keep}
+`
+
+// getAs fetches path with token and decodes JSON into v.
+func (in *instance) getAs(token, path string, v any) int {
+	in.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "https://"+in.addr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := in.client.Do(req)
+	if err != nil {
+		in.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	if v != nil {
+		_ = json.NewDecoder(resp.Body).Decode(v)
+	}
+	return resp.StatusCode
+}
+
+// TestReadsHonourClearance: a caller below an entity's classification does
+// not see it, through the entity route, its edge counts or a neighbourhood.
+func TestReadsHonourClearance(t *testing.T) {
+	in := newInstance(t)
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(clearancePolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in.serve("serve", map[string]string{"HEIMDALL_PII_POLICY": policyFile})
+	in.mustIngest([]byte(`{"src_ip":"192.0.2.77","dst_ip":"198.51.100.5","dst_port":443}
+{"query":"files.example.net","answers":["198.51.100.5"]}
+`), "source=clearance")
+	in.waitProjected(in.store(), time.Minute)
+
+	dst, _ := observable.ParseIP("198.51.100.5")
+	dom, _ := observable.Canonicalize(observable.KindDomainName, "files.example.net")
+	src := in.personalKey(observable.KindIPv4Addr, "192.0.2.77")
+	top := in.token                                        // heimdall-cli: TOP SECRET
+	low := in.st.TokenForUser(t, "bob")                    // CONFIDENTIAL
+	none := in.st.TokenForClient(t, devstack.ClientNoPerm) // no clearance
+
+	type entity struct {
+		InEdges map[string]int64 `json:"in_edges"`
+	}
+	var e entity
+	if code := in.getAs(top, "/v1/entities/"+src, nil); code != http.StatusOK {
+		t.Fatalf("TOP SECRET reader, SECRET entity: %d", code)
+	}
+	if code := in.getAs(top, "/v1/entities/"+dst.Key(), &e); code != http.StatusOK || e.InEdges["CONNECTED_TO"] != 1 || e.InEdges["RESOLVES_TO"] != 1 {
+		t.Fatalf("TOP SECRET reader: %d %+v", code, e)
+	}
+	if code := in.getAs(low, "/v1/entities/"+src, nil); code != http.StatusNotFound {
+		t.Fatalf("CONFIDENTIAL reader, SECRET entity: %d (want 404: its existence is hidden)", code)
+	}
+	e = entity{}
+	if code := in.getAs(low, "/v1/entities/"+dst.Key(), &e); code != http.StatusOK || e.InEdges["CONNECTED_TO"] != 0 || e.InEdges["RESOLVES_TO"] != 1 {
+		t.Fatalf("CONFIDENTIAL reader: %d %+v (the SECRET edge must not be counted)", code, e)
+	}
+	if code := in.getAs(none, "/v1/entities/"+dst.Key(), nil); code != http.StatusNotFound {
+		t.Fatalf("reader without clearance: %d", code)
+	}
+
+	type hood struct {
+		Vertices []struct {
+			Key string `json:"key"`
+		} `json:"vertices"`
+		Edges []struct {
+			Type string `json:"type"`
+		} `json:"edges"`
+	}
+	var h hood
+	if code := in.getAs(top, "/v1/entities/"+dom.Key()+"/neighbours?depth=2", &h); code != http.StatusOK || len(h.Vertices) != 3 || len(h.Edges) != 2 {
+		t.Fatalf("TOP SECRET neighbours: %d %+v", code, h)
+	}
+	h = hood{}
+	if code := in.getAs(low, "/v1/entities/"+dom.Key()+"/neighbours?depth=2", &h); code != http.StatusOK || len(h.Vertices) != 2 || len(h.Edges) != 1 {
+		t.Fatalf("CONFIDENTIAL neighbours: %d %+v", code, h)
+	}
+	for _, v := range h.Vertices {
+		if v.Key == src {
+			t.Fatal("the SECRET vertex leaked through the neighbourhood")
+		}
+	}
+	for _, bad := range []string{"?depth=0", "?depth=9", "?limit=0", "?label=bad-label"} {
+		if code := in.getAs(top, "/v1/entities/"+dom.Key()+"/neighbours"+bad, nil); code != http.StatusBadRequest {
+			t.Errorf("neighbours%s: %d", bad, code)
+		}
+	}
+}

@@ -1,0 +1,253 @@
+package graphstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heimdallhub/heimdall/projections/graph"
+)
+
+// visibleLevels returns the SQL parameter of a visibility: nil means all.
+func visibleLevels(vis graph.Visibility) []string {
+	if vis.All() {
+		return nil
+	}
+	return vis.Levels()
+}
+
+// visibleClause restricts a classification column (NULL: the highest level)
+// to the levels in parameter $n; with SeeAll it is always true.
+func visibleClause(column string, n int) string {
+	return fmt.Sprintf("($%d::text[] IS NULL OR coalesce(%s, '') = ANY($%d::text[]))", n, column, n)
+}
+
+// EntityVisible is Entity for a reader: an entity above the reader's
+// clearance does not exist for them (graph.ErrNotFound), and its edge
+// counts only count edges the reader may see to vertices they may see.
+func (s *Store) EntityVisible(ctx context.Context, key string, vis graph.Visibility) (graph.EntityView, error) {
+	v, err := s.Entity(ctx, key)
+	if err != nil {
+		return v, err
+	}
+	if vis.All() {
+		return v, nil
+	}
+	if !vis.Allows(v.Classification) {
+		return graph.EntityView{}, fmt.Errorf("reading entity %s: %w", key, graph.ErrNotFound)
+	}
+	err = s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
+		g := quoteIdent(gen.Graph)
+		count := func(from, to string) (map[string]int64, error) {
+			rows, err := tx.Query(ctx, `SELECT r.label, count(*) FROM `+g+`.relation_state r
+				JOIN `+g+`.entity_state o ON o.key = r.`+to+`
+				WHERE r.`+from+` = $1 AND `+visibleClause("r.classification", 2)+` AND `+visibleClause("o.classification", 2)+`
+				GROUP BY 1`, key, visibleLevels(vis))
+			if err != nil {
+				return nil, err
+			}
+			out := map[string]int64{}
+			var l string
+			var n int64
+			_, err = pgx.ForEachRow(rows, []any{&l, &n}, func() error { out[l] = n; return nil })
+			return out, err
+		}
+		var err error
+		if v.OutEdges, err = count("source_key", "target_key"); err != nil {
+			return err
+		}
+		v.InEdges, err = count("target_key", "source_key")
+		return err
+	})
+	if err != nil {
+		return graph.EntityView{}, fmt.Errorf("counting visible edges of %s: %w", key, err)
+	}
+	// Provenance is about the entity itself; it is visible with it.
+	return v, nil
+}
+
+// Neighbours returns the vertices within q.Depth hops of key (either edge
+// direction) and the edges between them, as far as vis allows: a vertex or
+// edge the reader may not see is left out and never traversed, so nothing
+// behind it is reached and no count reveals it. graph.ErrNotFound when the
+// root does not exist for the reader.
+func (s *Store) Neighbours(ctx context.Context, key string, q graph.NeighbourQuery, vis graph.Visibility) (graph.Neighbourhood, error) {
+	if q.Depth < 1 || q.Depth > graph.MaxNeighbourDepth {
+		return graph.Neighbourhood{}, fmt.Errorf("depth must be 1 to %d", graph.MaxNeighbourDepth)
+	}
+	if q.Limit < 1 || q.Limit > graph.MaxNeighbourLimit {
+		return graph.Neighbourhood{}, fmt.Errorf("limit must be 1 to %d", graph.MaxNeighbourLimit)
+	}
+	out := graph.Neighbourhood{Root: key}
+	levels := visibleLevels(vis)
+	var labels []string
+	if len(q.Labels) > 0 {
+		labels = q.Labels
+	}
+	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
+		g := quoteIdent(gen.Graph)
+		roots, err := vertices(ctx, tx, g, []string{key}, levels)
+		if err != nil {
+			return err
+		}
+		if len(roots) == 0 {
+			return graph.ErrNotFound
+		}
+		seen := map[string]bool{key: true}
+		edgeSeen := map[string]bool{}
+		out.Vertices = append(out.Vertices, roots[0])
+		frontier := []string{key}
+		for depth := 1; depth <= q.Depth && len(frontier) > 0; depth++ {
+			edges, err := incident(ctx, tx, g, frontier, labels, levels)
+			if err != nil {
+				return err
+			}
+			var next []string
+			nextSet := map[string]bool{}
+			for _, e := range edges {
+				for _, k := range []string{e.Source, e.Target} {
+					if !seen[k] && !nextSet[k] {
+						nextSet[k] = true
+						next = append(next, k)
+					}
+				}
+			}
+			slices.Sort(next)
+			found, err := vertices(ctx, tx, g, next, levels)
+			if err != nil {
+				return err
+			}
+			visible := map[string]bool{}
+			for _, v := range found {
+				if len(out.Vertices)-1 >= q.Limit {
+					out.Truncated = true
+					break
+				}
+				v.Depth = depth
+				visible[v.Key] = true
+				seen[v.Key] = true
+				out.Vertices = append(out.Vertices, v)
+			}
+			for _, e := range edges {
+				if edgeSeen[e.Key] || !seen[e.Source] || !seen[e.Target] {
+					continue // an end the reader may not see (or beyond the limit)
+				}
+				edgeSeen[e.Key] = true
+				out.Edges = append(out.Edges, e)
+			}
+			frontier = frontier[:0]
+			for _, k := range next {
+				if visible[k] {
+					frontier = append(frontier, k)
+				}
+			}
+			if out.Truncated {
+				break
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, graph.ErrNotFound) {
+		return graph.Neighbourhood{}, fmt.Errorf("neighbours of %s: %w", key, graph.ErrNotFound)
+	}
+	if err != nil {
+		return graph.Neighbourhood{}, fmt.Errorf("neighbours of %s: %w", key, err)
+	}
+	slices.SortFunc(out.Edges, func(a, b graph.EdgeView) int { return compareStrings(a.Key, b.Key) })
+	return out, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// vertices reads the visible vertices among keys, in key order.
+func vertices(ctx context.Context, tx pgx.Tx, g string, keys, levels []string) ([]graph.VertexView, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT key, label, kind, value, first_seen, last_seen, sources::text, coalesce(classification, '')
+		FROM `+g+`.entity_state WHERE key = ANY($1::text[]) AND `+visibleClause("classification", 2)+` ORDER BY key`, keys, levels)
+	if err != nil {
+		return nil, fmt.Errorf("reading vertices: %w", err)
+	}
+	var out []graph.VertexView
+	var v graph.VertexView
+	var fs, ls *time.Time
+	var src string
+	_, err = pgx.ForEachRow(rows, []any{&v.Key, &v.Label, &v.Kind, &v.Value, &fs, &ls, &src, &v.Classification}, func() error {
+		w := v
+		if fs != nil && ls != nil {
+			w.FirstSeen, w.LastSeen = fs.UTC(), ls.UTC()
+		}
+		if err := decodeJSONStrings(src, &w.Sources); err != nil {
+			return err
+		}
+		out = append(out, w)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading vertices: %w", err)
+	}
+	return out, nil
+}
+
+// incident reads the visible edges with an end among keys.
+func incident(ctx context.Context, tx pgx.Tx, g string, keys, labels, levels []string) ([]graph.EdgeView, error) {
+	rows, err := tx.Query(ctx, `SELECT key, label, source_key, target_key, first_seen, last_seen, sources::text, attributes::text, classification
+		FROM `+g+`.relation_state WHERE (source_key = ANY($1::text[]) OR target_key = ANY($1::text[]))
+		AND ($2::text[] IS NULL OR label = ANY($2::text[])) AND `+visibleClause("classification", 3)+` ORDER BY key`, keys, labels, levels)
+	if err != nil {
+		return nil, fmt.Errorf("reading edges: %w", err)
+	}
+	var out []graph.EdgeView
+	var e graph.EdgeView
+	var src, attrs string
+	_, err = pgx.ForEachRow(rows, []any{&e.Key, &e.Type, &e.Source, &e.Target, &e.FirstSeen, &e.LastSeen, &src, &attrs, &e.Classification}, func() error {
+		w := e
+		w.FirstSeen, w.LastSeen = w.FirstSeen.UTC(), w.LastSeen.UTC()
+		if err := decodeJSONStrings(src, &w.Sources); err != nil {
+			return err
+		}
+		if err := decodeJSONAttributes(attrs, &w.Attributes); err != nil {
+			return err
+		}
+		out = append(out, w)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading edges: %w", err)
+	}
+	return out, nil
+}
+
+func decodeJSONStrings(src string, out *[]string) error {
+	var ss []string
+	if err := json.Unmarshal([]byte(src), &ss); err != nil {
+		return fmt.Errorf("decoding sources: %w", err)
+	}
+	*out = ss
+	return nil
+}
+
+func decodeJSONAttributes(src string, out *graph.Attributes) error {
+	var a graph.Attributes
+	if err := json.Unmarshal([]byte(src), &a); err != nil {
+		return fmt.Errorf("decoding attributes: %w", err)
+	}
+	if len(a) > 0 {
+		*out = a
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/heimdallhub/heimdall/internal/auth"
+	"github.com/heimdallhub/heimdall/projections/graph"
+)
+
+// visibility is what the caller may see: the levels up to the clearance
+// their token carries; a caller without a known clearance sees nothing.
+func visibility(c echo.Context) graph.Visibility {
+	p, ok := auth.FromContext(c.Request().Context())
+	if !ok {
+		return graph.Visibility{}
+	}
+	return graph.ClearedFor(p.Clearance)
+}
+
+// VertexResponse is one vertex of a neighbourhood.
+type VertexResponse struct {
+	Key            string     `json:"key"`
+	Label          string     `json:"label"`
+	Kind           string     `json:"kind"`
+	Value          string     `json:"value"`
+	FirstSeen      *time.Time `json:"first_seen,omitempty"`
+	LastSeen       *time.Time `json:"last_seen,omitempty"`
+	Sources        []string   `json:"sources"`
+	Classification string     `json:"classification,omitempty"`
+	Depth          int        `json:"depth"`
+}
+
+// EdgeResponse is one edge of a neighbourhood.
+type EdgeResponse struct {
+	Key            string              `json:"key"`
+	Type           string              `json:"type"`
+	Source         string              `json:"source"`
+	Target         string              `json:"target"`
+	FirstSeen      time.Time           `json:"first_seen"`
+	LastSeen       time.Time           `json:"last_seen"`
+	Sources        []string            `json:"sources"`
+	Attributes     map[string][]string `json:"attributes"`
+	Classification string              `json:"classification"`
+}
+
+// NeighboursResponse is the JSON shape of GET /v1/entities/{key}/neighbours.
+type NeighboursResponse struct {
+	Root      string           `json:"root"`
+	Depth     int              `json:"depth"`
+	Vertices  []VertexResponse `json:"vertices"`
+	Edges     []EdgeResponse   `json:"edges"`
+	Truncated bool             `json:"truncated"`
+}
+
+var validLabel = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,62}$`)
+
+// neighbours serves GET /v1/entities/{key}/neighbours?depth=1..3&label=A,B&limit=1..5000.
+func (s *Server) neighbours(c echo.Context) error {
+	key := c.Param("key")
+	if !validKey.MatchString(key) {
+		return problem(http.StatusBadRequest, "not a canonical key (<type>--<uuid>)")
+	}
+	q := graph.NeighbourQuery{Depth: 1, Limit: 500}
+	if v := c.QueryParam("depth"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > graph.MaxNeighbourDepth {
+			return problem(http.StatusBadRequest, fmt.Sprintf("depth must be 1 to %d", graph.MaxNeighbourDepth))
+		}
+		q.Depth = n
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > graph.MaxNeighbourLimit {
+			return problem(http.StatusBadRequest, fmt.Sprintf("limit must be 1 to %d", graph.MaxNeighbourLimit))
+		}
+		q.Limit = n
+	}
+	if v := c.QueryParam("label"); v != "" {
+		for _, l := range strings.Split(v, ",") {
+			if !validLabel.MatchString(l) {
+				return problem(http.StatusBadRequest, "label must be relation types like RESOLVES_TO, comma-separated")
+			}
+			q.Labels = append(q.Labels, l)
+		}
+	}
+	n, err := s.opts.Entities.Neighbours(c.Request().Context(), key, q, visibility(c))
+	if errors.Is(err, graph.ErrNotFound) {
+		return problem(http.StatusNotFound, "no entity with this key")
+	}
+	if err != nil {
+		return fmt.Errorf("reading neighbours: %w", err)
+	}
+	out := NeighboursResponse{Root: n.Root, Depth: q.Depth, Truncated: n.Truncated,
+		Vertices: make([]VertexResponse, 0, len(n.Vertices)), Edges: make([]EdgeResponse, 0, len(n.Edges))}
+	for _, v := range n.Vertices {
+		r := VertexResponse{Key: v.Key, Label: v.Label, Kind: v.Kind, Value: v.Value, Sources: v.Sources,
+			Classification: v.Classification, Depth: v.Depth}
+		if !v.FirstSeen.IsZero() {
+			fs, ls := v.FirstSeen, v.LastSeen
+			r.FirstSeen, r.LastSeen = &fs, &ls
+		}
+		if r.Sources == nil {
+			r.Sources = []string{}
+		}
+		out.Vertices = append(out.Vertices, r)
+	}
+	for _, e := range n.Edges {
+		r := EdgeResponse{Key: e.Key, Type: e.Type, Source: e.Source, Target: e.Target, FirstSeen: e.FirstSeen,
+			LastSeen: e.LastSeen, Sources: e.Sources, Attributes: map[string][]string(e.Attributes), Classification: e.Classification}
+		if r.Sources == nil {
+			r.Sources = []string{}
+		}
+		if r.Attributes == nil {
+			r.Attributes = map[string][]string{}
+		}
+		out.Edges = append(out.Edges, r)
+	}
+	return c.JSON(http.StatusOK, out)
+}
