@@ -92,6 +92,7 @@ func New(o Options) *Server {
 	if o.Registry != nil {
 		s.e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry})))
 	}
+	s.e.GET("/v1/openapi.json", s.openapi)
 	v1 := s.e.Group("/v1", s.authenticate)
 	if o.Ingest != nil {
 		if s.opts.Batches == nil {

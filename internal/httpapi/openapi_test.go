@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heimdallhub/heimdall/commands/ingest"
+	"github.com/heimdallhub/heimdall/commands/reveal"
+	"github.com/heimdallhub/heimdall/internal/auth"
+	"github.com/heimdallhub/heimdall/internal/telemetry"
+	"github.com/heimdallhub/heimdall/projections/graph"
+)
+
+type noIngest struct{}
+
+func (noIngest) Handle(context.Context, ingest.Command) (ingest.Result, error) { return ingest.Result{}, nil }
+
+type noGraph struct{}
+
+func (noGraph) EntityVisible(context.Context, string, graph.Visibility) (graph.EntityView, error) {
+	return graph.EntityView{}, graph.ErrNotFound
+}
+
+func (noGraph) Neighbours(context.Context, string, graph.NeighbourQuery, graph.Visibility) (graph.Neighbourhood, error) {
+	return graph.Neighbourhood{}, graph.ErrNotFound
+}
+
+type noDecrypt struct{}
+
+func (noDecrypt) Handle(context.Context, reveal.Command) ([]reveal.Revealed, error) { return nil, nil }
+
+type noVerifier struct{}
+
+func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
+	return auth.Principal{}, auth.ErrNoToken
+}
+
+// fullServer has every route.
+func fullServer() *Server {
+	return New(Options{
+		Logger: telemetry.NewLogger(io.Discard, "error"), Registry: prometheus.NewRegistry(), Verifier: noVerifier{},
+		Ingest: noIngest{}, Entities: noGraph{}, Decrypt: noDecrypt{}, Ready: map[string]func(context.Context) error{},
+	})
+}
+
+var echoParam = regexp.MustCompile(`:([a-z_]+)`)
+
+// Every route is in the OpenAPI document with its method, and every
+// operation of the document is a route.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi %q", doc.OpenAPI)
+	}
+	inDoc := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			inDoc[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	routes := map[string]bool{}
+	for _, r := range fullServer().e.Routes() {
+		if r.Path == "" || strings.HasSuffix(r.Path, "/*") || r.Method == "echo_route_not_found" {
+			continue // echo's internal not-found routes
+		}
+		routes[r.Method+" "+echoParam.ReplaceAllString(r.Path, "{$1}")] = true
+	}
+	var missing, extra []string
+	for r := range routes {
+		if !inDoc[r] {
+			missing = append(missing, r)
+		}
+	}
+	for op := range inDoc {
+		if !routes[op] {
+			extra = append(extra, op)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing) > 0 || len(extra) > 0 {
+		t.Fatalf("routes not in openapi.json: %v\noperations that are no route: %v", missing, extra)
+	}
+	// Served as is.
+	rec := httptest.NewRecorder()
+	fullServer().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/openapi.json", nil))
+	if rec.Code != http.StatusOK || !json.Valid(rec.Body.Bytes()) {
+		t.Fatalf("GET /v1/openapi.json: %d", rec.Code)
+	}
+	// Unauthenticated calls are problem+json 401s.
+	rec = httptest.NewRecorder()
+	fullServer().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/entities/ipv4-addr--00000000-0000-5000-8000-000000000000", nil))
+	if rec.Code != http.StatusUnauthorized || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("unauthenticated: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
