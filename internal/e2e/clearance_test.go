@@ -106,6 +106,24 @@ func TestReadsHonourClearance(t *testing.T) {
 			t.Fatal("the SECRET vertex leaked through the neighbourhood")
 		}
 	}
+	// Paths: domain -> address exists for both readers; domain -> SECRET
+	// client address only for the TOP SECRET reader.
+	type path struct {
+		Hops     int `json:"hops"`
+		Vertices []struct {
+			Key string `json:"key"`
+		} `json:"vertices"`
+	}
+	var pth path
+	if code := in.getAs(top, "/v1/paths?from="+dom.Key()+"&to="+src, &pth); code != http.StatusOK || pth.Hops != 2 || pth.Vertices[1].Key != dst.Key() {
+		t.Fatalf("TOP SECRET path: %d %+v", code, pth)
+	}
+	if code := in.getAs(low, "/v1/paths?from="+dom.Key()+"&to="+src, nil); code != http.StatusNotFound {
+		t.Fatalf("CONFIDENTIAL path to a SECRET entity: %d", code)
+	}
+	if code := in.getAs(low, "/v1/paths?from="+dom.Key()+"&to="+dst.Key(), &pth); code != http.StatusOK || pth.Hops != 1 {
+		t.Fatalf("CONFIDENTIAL path: %d %+v", code, pth)
+	}
 	for _, bad := range []string{"?depth=0", "?depth=9", "?limit=0", "?label=bad-label"} {
 		if code := in.getAs(top, "/v1/entities/"+dom.Key()+"/neighbours"+bad, nil); code != http.StatusBadRequest {
 			t.Errorf("neighbours%s: %d", bad, code)

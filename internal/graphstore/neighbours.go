@@ -251,3 +251,131 @@ func decodeJSONAttributes(src string, out *graph.Attributes) error {
 	}
 	return nil
 }
+
+// MaxPathDepth bounds a shortest-path search.
+const MaxPathDepth = 6
+
+// ShortestPath returns a shortest path (either edge direction) from one
+// vertex to another through vertices and edges the reader may see, as the
+// vertices and edges along it, or graph.ErrNotFound when either end does not
+// exist for the reader or no visible path of at most maxDepth hops joins
+// them. The search expands the smaller frontier first (bidirectional BFS).
+func (s *Store) ShortestPath(ctx context.Context, from, to string, maxDepth int, vis graph.Visibility) ([]graph.VertexView, []graph.EdgeView, error) {
+	if maxDepth < 1 || maxDepth > MaxPathDepth {
+		return nil, nil, fmt.Errorf("depth must be 1 to %d", MaxPathDepth)
+	}
+	levels := visibleLevels(vis)
+	var vs []graph.VertexView
+	var es []graph.EdgeView
+	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
+		g := quoteIdent(gen.Graph)
+		ends, err := vertices(ctx, tx, g, []string{from, to}, levels)
+		if err != nil {
+			return err
+		}
+		if len(ends) != 2 && !(from == to && len(ends) == 1) {
+			return graph.ErrNotFound
+		}
+		byKey := map[string]graph.VertexView{}
+		for _, v := range ends {
+			byKey[v.Key] = v
+		}
+		if from == to {
+			vs = []graph.VertexView{byKey[from]}
+			return nil
+		}
+		// parent[side][vertex] = the edge it was reached by.
+		type step struct {
+			edge graph.EdgeView
+			prev string
+		}
+		parents := [2]map[string]step{{from: {}}, {to: {}}}
+		frontiers := [2][]string{{from}, {to}}
+		meet := ""
+		for hops := 0; hops < maxDepth && meet == ""; hops++ {
+			side := 0
+			if len(frontiers[1]) < len(frontiers[0]) {
+				side = 1
+			}
+			if len(frontiers[side]) == 0 {
+				side = 1 - side
+				if len(frontiers[side]) == 0 {
+					break
+				}
+			}
+			edges, err := incident(ctx, tx, g, frontiers[side], nil, levels)
+			if err != nil {
+				return err
+			}
+			cand := map[string]step{}
+			inFrontier := map[string]bool{}
+			for _, k := range frontiers[side] {
+				inFrontier[k] = true
+			}
+			for _, e := range edges {
+				for _, pair := range [][2]string{{e.Source, e.Target}, {e.Target, e.Source}} {
+					here, there := pair[0], pair[1]
+					if !inFrontier[here] {
+						continue
+					}
+					if _, seen := parents[side][there]; seen {
+						continue
+					}
+					if _, ok := cand[there]; !ok {
+						cand[there] = step{edge: e, prev: here}
+					}
+				}
+			}
+			keys := make([]string, 0, len(cand))
+			for k := range cand {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			found, err := vertices(ctx, tx, g, keys, levels) // only visible vertices are stepped on
+			if err != nil {
+				return err
+			}
+			frontiers[side] = frontiers[side][:0]
+			for _, v := range found {
+				parents[side][v.Key] = cand[v.Key]
+				byKey[v.Key] = v
+				frontiers[side] = append(frontiers[side], v.Key)
+				if _, ok := parents[1-side][v.Key]; ok && meet == "" {
+					meet = v.Key
+				}
+			}
+		}
+		if meet == "" {
+			return graph.ErrNotFound
+		}
+		// Walk back to from, then forward to to.
+		var left []string
+		for k := meet; k != from; k = parents[0][k].prev {
+			left = append(left, k)
+			es = append(es, parents[0][k].edge)
+		}
+		left = append(left, from)
+		slices.Reverse(left)
+		slices.Reverse(es)
+		for k := meet; k != to; {
+			st := parents[1][k]
+			es = append(es, st.edge)
+			k = st.prev
+			left = append(left, k)
+		}
+		for _, k := range left {
+			vs = append(vs, byKey[k])
+		}
+		return nil
+	})
+	if errors.Is(err, graph.ErrNotFound) {
+		return nil, nil, fmt.Errorf("path from %s to %s: %w", from, to, graph.ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("path from %s to %s: %w", from, to, err)
+	}
+	for i := range vs {
+		vs[i].Depth = i
+	}
+	return vs, es, nil
+}

@@ -84,3 +84,49 @@ func TestNeighboursHonourClearance(t *testing.T) {
 		t.Fatalf("a SECRET entity for a CONFIDENTIAL reader: %v", err)
 	}
 }
+
+// The shortest path goes around what the reader may not see, or does not
+// exist for them.
+func TestShortestPathHonoursClearance(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, testDatabase(t))
+	w := newLogWriter(t)
+	p := newProjector(t, s, w.codec)
+	// a - b - c - d (all UNCLASSIFIED) and a shortcut a - x(SECRET) - d.
+	a, b, c, d, x := domain(1), ipv4(1), domain(2), ipv4(2), domain(3)
+	secret := func(e events.Event) events.Event { e.Classification = "SECRET"; return e }
+	if err := p.Handle(ctx, w.append(0,
+		entity(a, "b", 1), entity(b, "b", 2), entity(c, "b", 3), entity(d, "b", 4), secret(entity(x, "b", 5)),
+		relation("RESOLVES_TO", a, b, "b", 6), relation("RESOLVES_TO", c, b, "b", 7), relation("RESOLVES_TO", c, d, "b", 8),
+		secret(relation("RESOLVES_TO", x, d, "b", 9)), secret(relation("CNAME", a, x, "b", 10)),
+	)); err != nil {
+		t.Fatal(err)
+	}
+	path := func(vs []graph.VertexView) []string {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = v.Key
+		}
+		return out
+	}
+	vs, es, err := s.ShortestPath(ctx, a.Key, d.Key, 6, graph.ClearedFor("SECRET"))
+	if err != nil || len(vs) != 3 || len(es) != 2 || vs[1].Key != x.Key {
+		t.Fatalf("SECRET reader: %v %d edges %v", path(vs), len(es), err)
+	}
+	vs, es, err = s.ShortestPath(ctx, a.Key, d.Key, 6, graph.ClearedFor("UNCLASSIFIED"))
+	if err != nil || len(vs) != 4 || len(es) != 3 || vs[0].Key != a.Key || vs[3].Key != d.Key {
+		t.Fatalf("UNCLASSIFIED reader: %v %d edges %v", path(vs), len(es), err)
+	}
+	for i, e := range es {
+		ends := map[string]bool{e.Source: true, e.Target: true}
+		if !ends[vs[i].Key] || !ends[vs[i+1].Key] {
+			t.Fatalf("edge %d does not join %s and %s", i, vs[i].Key, vs[i+1].Key)
+		}
+	}
+	if _, _, err := s.ShortestPath(ctx, a.Key, d.Key, 2, graph.ClearedFor("UNCLASSIFIED")); !errors.Is(err, graph.ErrNotFound) {
+		t.Fatalf("too short a depth: %v", err)
+	}
+	if _, _, err := s.ShortestPath(ctx, a.Key, x.Key, 6, graph.ClearedFor("UNCLASSIFIED")); !errors.Is(err, graph.ErrNotFound) {
+		t.Fatalf("to a SECRET vertex for an UNCLASSIFIED reader: %v", err)
+	}
+}

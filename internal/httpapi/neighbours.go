@@ -98,9 +98,15 @@ func (s *Server) neighbours(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading neighbours: %w", err)
 	}
-	out := NeighboursResponse{Root: n.Root, Depth: q.Depth, Truncated: n.Truncated,
-		Vertices: make([]VertexResponse, 0, len(n.Vertices)), Edges: make([]EdgeResponse, 0, len(n.Edges))}
-	for _, v := range n.Vertices {
+	out := NeighboursResponse{Root: n.Root, Depth: q.Depth, Truncated: n.Truncated}
+	out.Vertices, out.Edges = viewResponses(n.Vertices, n.Edges)
+	return c.JSON(http.StatusOK, out)
+}
+
+// viewResponses renders vertices and edges.
+func viewResponses(vs []graph.VertexView, es []graph.EdgeView) ([]VertexResponse, []EdgeResponse) {
+	vertices, edges := make([]VertexResponse, 0, len(vs)), make([]EdgeResponse, 0, len(es))
+	for _, v := range vs {
 		r := VertexResponse{Key: v.Key, Label: v.Label, Kind: v.Kind, Value: v.Value, Sources: v.Sources,
 			Classification: v.Classification, Depth: v.Depth}
 		if !v.FirstSeen.IsZero() {
@@ -110,9 +116,9 @@ func (s *Server) neighbours(c echo.Context) error {
 		if r.Sources == nil {
 			r.Sources = []string{}
 		}
-		out.Vertices = append(out.Vertices, r)
+		vertices = append(vertices, r)
 	}
-	for _, e := range n.Edges {
+	for _, e := range es {
 		r := EdgeResponse{Key: e.Key, Type: e.Type, Source: e.Source, Target: e.Target, FirstSeen: e.FirstSeen,
 			LastSeen: e.LastSeen, Sources: e.Sources, Attributes: map[string][]string(e.Attributes), Classification: e.Classification}
 		if r.Sources == nil {
@@ -121,7 +127,46 @@ func (s *Server) neighbours(c echo.Context) error {
 		if r.Attributes == nil {
 			r.Attributes = map[string][]string{}
 		}
-		out.Edges = append(out.Edges, r)
+		edges = append(edges, r)
 	}
+	return vertices, edges
+}
+
+// PathResponse is the JSON shape of GET /v1/paths.
+type PathResponse struct {
+	From     string           `json:"from"`
+	To       string           `json:"to"`
+	Hops     int              `json:"hops"`
+	Vertices []VertexResponse `json:"vertices"` // from ... to, in order
+	Edges    []EdgeResponse   `json:"edges"`    // edge i joins vertex i and i+1
+}
+
+// maxPathDepth mirrors graphstore's bound for the API's validation.
+const maxPathDepth = 6
+
+// path serves GET /v1/paths?from=KEY&to=KEY&max_depth=1..6: a shortest path
+// through what the caller may see.
+func (s *Server) path(c echo.Context) error {
+	from, to := c.QueryParam("from"), c.QueryParam("to")
+	if !validKey.MatchString(from) || !validKey.MatchString(to) {
+		return problem(http.StatusBadRequest, "from and to must be canonical keys (<type>--<uuid>)")
+	}
+	depth := 4
+	if v := c.QueryParam("max_depth"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPathDepth {
+			return problem(http.StatusBadRequest, fmt.Sprintf("max_depth must be 1 to %d", maxPathDepth))
+		}
+		depth = n
+	}
+	vs, es, err := s.opts.Entities.ShortestPath(c.Request().Context(), from, to, depth, visibility(c))
+	if errors.Is(err, graph.ErrNotFound) {
+		return problem(http.StatusNotFound, "no path between these entities within max_depth hops")
+	}
+	if err != nil {
+		return fmt.Errorf("finding a path: %w", err)
+	}
+	out := PathResponse{From: from, To: to, Hops: len(es)}
+	out.Vertices, out.Edges = viewResponses(vs, es)
 	return c.JSON(http.StatusOK, out)
 }

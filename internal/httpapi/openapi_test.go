@@ -22,7 +22,9 @@ import (
 
 type noIngest struct{}
 
-func (noIngest) Handle(context.Context, ingest.Command) (ingest.Result, error) { return ingest.Result{}, nil }
+func (noIngest) Handle(context.Context, ingest.Command) (ingest.Result, error) {
+	return ingest.Result{}, nil
+}
 
 type noGraph struct{}
 
@@ -32,6 +34,10 @@ func (noGraph) EntityVisible(context.Context, string, graph.Visibility) (graph.E
 
 func (noGraph) Neighbours(context.Context, string, graph.NeighbourQuery, graph.Visibility) (graph.Neighbourhood, error) {
 	return graph.Neighbourhood{}, graph.ErrNotFound
+}
+
+func (noGraph) ShortestPath(context.Context, string, string, int, graph.Visibility) ([]graph.VertexView, []graph.EdgeView, error) {
+	return nil, nil, graph.ErrNotFound
 }
 
 type noDecrypt struct{}

@@ -30,6 +30,7 @@ type Ingester interface {
 type EntityReader interface {
 	EntityVisible(ctx context.Context, key string, vis graph.Visibility) (graph.EntityView, error)
 	Neighbours(ctx context.Context, key string, q graph.NeighbourQuery, vis graph.Visibility) (graph.Neighbourhood, error)
+	ShortestPath(ctx context.Context, from, to string, maxDepth int, vis graph.Visibility) ([]graph.VertexView, []graph.EdgeView, error)
 }
 
 var (

@@ -104,6 +104,7 @@ func New(o Options) *Server {
 	if o.Entities != nil {
 		v1.GET("/entities/:key", s.entity)
 		v1.GET("/entities/:key/neighbours", s.neighbours)
+		v1.GET("/paths", s.path)
 	}
 	if o.Decrypt != nil {
 		v1.POST("/decrypt", s.decrypt)
