@@ -24,6 +24,7 @@ import (
 	"github.com/heimdallhub/heimdall/internal/graphstore"
 	"github.com/heimdallhub/heimdall/internal/httpapi"
 	"github.com/heimdallhub/heimdall/internal/kafka"
+	"github.com/heimdallhub/heimdall/internal/observable"
 	"github.com/heimdallhub/heimdall/internal/pii"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
@@ -246,6 +247,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 				return nil, err
 			}
 			opts.Decrypt, opts.DecryptGroups = dec, cfg.PII.DecryptGroups
+			opts.Keys = keyFinder{b.pii.engine}
 		}
 		b.server = httpapi.New(opts)
 		// Discover the provider now so the first request does not wait; a
@@ -310,4 +312,23 @@ func (o *reloadingOpener) Decrypt(recordKey, field, sealed string) (string, erro
 		}
 	}
 	return o.layer.engine.Decrypt(recordKey, field, sealed)
+}
+
+// keyFinder gives the plain and the personal key of a raw value.
+type keyFinder struct{ engine *pii.Engine }
+
+func (k keyFinder) Keys(kind, value string) (string, string, error) {
+	var (
+		o   observable.Observable
+		err error
+	)
+	if kind == "ip" {
+		o, err = observable.ParseIP(value)
+	} else {
+		o, err = observable.Canonicalize(observable.Kind(kind), value)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return o.Key(), observable.PersonalKey(o.Kind, k.engine.Pseudonym(string(o.Kind), o.Value)), nil
 }

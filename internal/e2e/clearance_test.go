@@ -124,6 +124,33 @@ func TestReadsHonourClearance(t *testing.T) {
 	if code := in.getAs(low, "/v1/paths?from="+dom.Key()+"&to="+dst.Key(), &pth); code != http.StatusOK || pth.Hops != 1 {
 		t.Fatalf("CONFIDENTIAL path: %d %+v", code, pth)
 	}
+	// Lookup by raw value: canonicalised, ambiguous forms refused, personal
+	// values found under their personal key, clearance honoured.
+	type lookup struct {
+		Matched string `json:"matched"`
+		Entity  struct {
+			Key string `json:"key"`
+		} `json:"entity"`
+	}
+	var lk lookup
+	if code := in.getAs(low, "/v1/entities?ip=198.51.100.005", nil); code != http.StatusBadRequest {
+		t.Errorf("ambiguous address: %d", code)
+	}
+	if code := in.getAs(low, "/v1/entities?ip=198.51.100.5", &lk); code != http.StatusOK || lk.Matched != "plain" || lk.Entity.Key != dst.Key() {
+		t.Errorf("plain lookup: %d %+v", code, lk)
+	}
+	if code := in.getAs(low, "/v1/entities?domain=FILES.Example.NET.", &lk); code != http.StatusOK || lk.Entity.Key != dom.Key() {
+		t.Errorf("canonicalised lookup: %d %+v", code, lk)
+	}
+	if code := in.getAs(top, "/v1/entities?ip=::ffff:192.0.2.77", &lk); code != http.StatusOK || lk.Matched != "personal" || lk.Entity.Key != src {
+		t.Errorf("personal lookup: %d %+v", code, lk)
+	}
+	if code := in.getAs(low, "/v1/entities?ip=192.0.2.77", nil); code != http.StatusNotFound {
+		t.Errorf("personal SECRET lookup for a CONFIDENTIAL reader: %d", code)
+	}
+	if code := in.getAs(top, "/v1/entities?ip=1.2.3.4&domain=a.b", nil); code != http.StatusBadRequest {
+		t.Errorf("two values: %d", code)
+	}
 	for _, bad := range []string{"?depth=0", "?depth=9", "?limit=0", "?label=bad-label"} {
 		if code := in.getAs(top, "/v1/entities/"+dom.Key()+"/neighbours"+bad, nil); code != http.StatusBadRequest {
 			t.Errorf("neighbours%s: %d", bad, code)

@@ -488,6 +488,17 @@ func TestCanariesNeverStoredInPlaintext(t *testing.T) {
 	}
 	b, _ := json.Marshal(ipView)
 	apiBodies.Write(b)
+	// Looking personal values up by raw value puts them in a URL: neither
+	// the logs nor the traces may keep it.
+	var lk struct {
+		Matched string `json:"matched"`
+	}
+	if code := in.get("/v1/entities?email="+url.QueryEscape(c.email), &lk); code != http.StatusOK || lk.Matched != "personal" {
+		t.Errorf("lookup by e-mail: %d %+v", code, lk)
+	}
+	if code := in.get("/v1/entities?ip="+c.ip, &lk); code != http.StatusOK || lk.Matched != "personal" {
+		t.Errorf("lookup by address: %d %+v", code, lk)
+	}
 
 	// The e-mail address scrubbed out of free text carries the same
 	// pseudonym in the messages of different formats.

@@ -49,6 +49,9 @@ type Options struct {
 	// SpoolDir holds encrypted spools of asynchronous uploads (os.TempDir
 	// when empty).
 	SpoolDir string
+	// Keys turns raw values into keys for GET /v1/entities?ip=… (with
+	// Entities).
+	Keys KeyFinder
 	// Decrypt serves POST /v1/decrypt to callers in one of DecryptGroups.
 	Decrypt       Decrypter
 	DecryptGroups []string
@@ -105,6 +108,9 @@ func New(o Options) *Server {
 		v1.GET("/entities/:key", s.entity)
 		v1.GET("/entities/:key/neighbours", s.neighbours)
 		v1.GET("/paths", s.path)
+		if o.Keys != nil {
+			v1.GET("/entities", s.lookup)
+		}
 	}
 	if o.Decrypt != nil {
 		v1.POST("/decrypt", s.decrypt)
