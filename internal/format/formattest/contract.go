@@ -118,17 +118,21 @@ func CheckReader(t testing.TB, input []byte, rd format.Reader, skippable func(li
 }
 
 // SplitLines splits input the way the line readers do: at LF, a CR before
-// the LF dropped, no empty last line after a final LF, a BOM dropped.
+// the LF dropped (a last line without LF keeps a final CR: it is content),
+// no empty last line after a final LF, a BOM dropped.
 func SplitLines(input []byte) [][]byte {
 	if len(input) == 0 {
 		return nil
 	}
 	ls := bytes.Split(input, []byte("\n"))
-	if len(ls[len(ls)-1]) == 0 {
-		ls = ls[:len(ls)-1]
+	last := len(ls) - 1 // what follows the last LF: a line without LF, if not empty
+	if len(ls[last]) == 0 {
+		ls = ls[:last]
 	}
 	for i, l := range ls {
-		ls[i] = bytes.TrimSuffix(l, []byte("\r"))
+		if i < last {
+			ls[i] = bytes.TrimSuffix(l, []byte("\r"))
+		}
 	}
 	ls[0] = bytes.TrimPrefix(ls[0], []byte("\xef\xbb\xbf"))
 	return ls
