@@ -157,3 +157,42 @@ func TestReadsHonourClearance(t *testing.T) {
 		}
 	}
 }
+
+// TestLookAlikeSearch: typosquats of a seeded domain rank above unrelated
+// domains through GET /v1/similar.
+func TestLookAlikeSearch(t *testing.T) {
+	in := newInstance(t)
+	in.serve("serve", nil)
+	var body []byte
+	for _, d := range []string{"paypal.com", "paypa1.com", "pay-pal.com", "xn--pypal-4ve.com", "example.org", "github.com",
+		"kernel.org", "wikipedia.org", "microsoft.com", "ebay.com", "amazon.com", "golang.org"} {
+		body = append(body, `{"query":"`+d+`","answers":["192.0.2.1"]}`+"\n"...)
+	}
+	in.mustIngest(body, "source=lookalike")
+	in.waitProjected(in.store(), time.Minute)
+	var res struct {
+		Query   string `json:"query"`
+		Matches []struct {
+			Value      string  `json:"value"`
+			Similarity float64 `json:"similarity"`
+		} `json:"matches"`
+	}
+	if code := in.get("/v1/similar?domain=PayPal.com.&limit=5", &res); code != http.StatusOK || res.Query != "paypal.com" || len(res.Matches) != 5 {
+		t.Fatalf("similar: %d %+v", code, res)
+	}
+	top := map[string]bool{}
+	for _, m := range res.Matches[:3] {
+		top[m.Value] = true
+	}
+	for _, want := range []string{"paypa1.com", "pay-pal.com", "xn--pypal-4ve.com"} {
+		if !top[want] {
+			t.Errorf("%s is not among the 3 best look-alikes: %+v", want, res.Matches)
+		}
+	}
+	if res.Matches[3].Similarity >= res.Matches[2].Similarity {
+		t.Errorf("an unrelated domain ranks with the look-alikes: %+v", res.Matches)
+	}
+	if code := in.get("/v1/similar?domain=not..valid", nil); code != http.StatusBadRequest {
+		t.Errorf("invalid domain: %d", code)
+	}
+}

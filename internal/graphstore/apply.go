@@ -227,13 +227,16 @@ func (s *Store) applyEntities(ctx context.Context, tx pgx.Tx, gen graph.Generati
 		if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error { ids[key] = id; return nil }); err != nil {
 			return nil, fmt.Errorf("inserting entity states: %w", err)
 		}
+		var inserted []graph.EntityState
 		for i, d := range missing {
 			if id, ok := ids[d.Key]; ok {
 				addVertex(vertices, target{cols.labels[i], newMode(safe)}, id, d)
+				inserted = append(inserted, d)
 			} else {
 				lock = append(lock, d.Key) // created by another transaction meanwhile
 			}
 		}
+		s.queueEmbeddings(out, g, inserted)
 	}
 	stored := map[string]storedEntity{}
 	if len(lock) > 0 {

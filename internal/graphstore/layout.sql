@@ -1,7 +1,8 @@
 -- Per-generation tables, created in the schema of the generation's AGE graph
 -- (@graph@ is replaced by its quoted name) right after create_graph, so that
--- drop_graph(name, true) drops a retired generation whole. Layout version 2
--- (version 1 lacked the endpoint indexes; upgradeLayout adds them in place).
+-- drop_graph(name, true) drops a retired generation whole. Layout version 3
+-- (version 1 lacked the endpoint indexes, version 2 the similarity table;
+-- upgradeLayout adds them in place).
 
 -- Merged state of each vertex; the vertex's properties are derived from it.
 -- An entity known only as a relation endpoint has no times, classification,
@@ -79,3 +80,13 @@ CREATE TABLE @graph@.projection_errors (
 -- Traversals (neighbours, paths, visible edge counts) start from either end.
 CREATE INDEX IF NOT EXISTS relation_state_source ON @graph@.relation_state (source_key);
 CREATE INDEX IF NOT EXISTS relation_state_target ON @graph@.relation_state (target_key);
+
+-- Look-alike search: one embedding per domain or URL vertex whose value is
+-- not personal (package embedding; model names the scheme, so vectors of an
+-- older scheme are ignored until a rebuild). Cosine distance, HNSW.
+CREATE TABLE IF NOT EXISTS @graph@.similarity (
+    key       text COLLATE "C" PRIMARY KEY,
+    model     text NOT NULL,
+    embedding vector(256) NOT NULL
+);
+CREATE INDEX IF NOT EXISTS similarity_hnsw ON @graph@.similarity USING hnsw (embedding vector_cosine_ops);

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/heimdallhub/heimdall/internal/embedding"
 	"io/fs"
 	"log/slog"
 	"strconv"
@@ -32,7 +33,7 @@ var layoutSQL string
 // layoutVersion is the version of layout.sql, recorded per generation.
 // Additive changes (indexes) are applied in place to live generations of an
 // older layout by upgradeLayout; anything else needs a rebuild.
-const layoutVersion = 2
+const layoutVersion = 3
 
 // layoutUpgrades holds, per layout version, the additive statements that
 // bring a generation of the previous version up to it (@graph@ as in
@@ -41,6 +42,10 @@ var layoutUpgrades = map[int][]string{
 	2: {
 		`CREATE INDEX IF NOT EXISTS relation_state_source ON @graph@.relation_state (source_key)`,
 		`CREATE INDEX IF NOT EXISTS relation_state_target ON @graph@.relation_state (target_key)`,
+	},
+	3: {
+		`CREATE TABLE IF NOT EXISTS @graph@.similarity (key text COLLATE "C" PRIMARY KEY, model text NOT NULL, embedding vector(256) NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS similarity_hnsw ON @graph@.similarity USING hnsw (embedding vector_cosine_ops)`,
 	},
 }
 
@@ -71,6 +76,8 @@ type Store struct {
 
 	mu     sync.Mutex
 	labels map[int64]*labelCache // generation id -> labels known to exist
+
+	embedder embedding.Embedder // look-alike vectors of domains and URLs
 }
 
 var _ graph.Store = (*Store)(nil)
@@ -250,7 +257,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		return nil, errors.New("opening graph store: the postgres pool does not use TLS")
 	}
 	s := &Store{pool: pool, log: o.logger, provLimit: o.provLimit, maxRetries: o.maxRetries, durable: o.durable,
-		labels: map[int64]*labelCache{}}
+		labels: map[int64]*labelCache{}, embedder: embedding.NewNGram(similarityDim)}
 	if err := s.checkAGE(ctx); err != nil {
 		return nil, err
 	}

@@ -40,6 +40,10 @@ func (noGraph) ShortestPath(context.Context, string, string, int, graph.Visibili
 	return nil, nil, graph.ErrNotFound
 }
 
+func (noGraph) Similar(context.Context, string, string, int, graph.Visibility) ([]graph.Match, error) {
+	return nil, nil
+}
+
 type noKeys struct{}
 
 func (noKeys) Keys(string, string) (string, string, error) { return "", "", graph.ErrNotFound }
@@ -58,7 +62,7 @@ func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
 func fullServer() *Server {
 	return New(Options{
 		Logger: telemetry.NewLogger(io.Discard, "error"), Registry: prometheus.NewRegistry(), Verifier: noVerifier{},
-		Ingest: noIngest{}, Entities: noGraph{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
+		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
 	})
 }
 

@@ -49,6 +49,8 @@ type Options struct {
 	// SpoolDir holds encrypted spools of asynchronous uploads (os.TempDir
 	// when empty).
 	SpoolDir string
+	// Similar serves GET /v1/similar (look-alike domains and URLs).
+	Similar SimilarReader
 	// Keys turns raw values into keys for GET /v1/entities?ip=… (with
 	// Entities).
 	Keys KeyFinder
@@ -111,6 +113,9 @@ func New(o Options) *Server {
 		if o.Keys != nil {
 			v1.GET("/entities", s.lookup)
 		}
+	}
+	if o.Similar != nil {
+		v1.GET("/similar", s.similar)
 	}
 	if o.Decrypt != nil {
 		v1.POST("/decrypt", s.decrypt)

@@ -221,3 +221,9 @@ type NeighbourQuery struct {
 	Labels []string // edge labels (relation types) to follow; empty: all
 	Limit  int      // most vertices returned besides the root (1..MaxNeighbourLimit)
 }
+
+// Match is one look-alike search result.
+type Match struct {
+	Vertex     VertexView
+	Similarity float64 // cosine similarity; 1 for the same shape after folding
+}
