@@ -196,3 +196,67 @@ func TestLookAlikeSearch(t *testing.T) {
 		t.Errorf("invalid domain: %d", code)
 	}
 }
+
+// TestTimelineAndCorrelationRoutes drives the history and correlation
+// routes through the API, with clearance.
+func TestTimelineAndCorrelationRoutes(t *testing.T) {
+	in := newInstance(t)
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(clearancePolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in.serve("serve", map[string]string{"HEIMDALL_PII_POLICY": policyFile})
+	flows := `{"ts":"2026-11-20T08:00:00Z","src_ip":"192.0.2.77","dst_ip":"198.51.100.5","dst_port":443}
+{"ts":"2026-11-20T08:00:02Z","query":"files.example.net","answers":["198.51.100.5"]}
+`
+	a := in.mustIngest([]byte(flows), "source=sensor-a")
+	b := in.mustIngest([]byte(`{"ts":"2026-11-20T09:00:00Z","dst_ip":"198.51.100.5","src_ip":"192.0.2.78"}`+"\n"), "source=sensor-b")
+	in.waitProjected(in.store(), time.Minute)
+	dst, _ := observable.ParseIP("198.51.100.5")
+	low := in.st.TokenForUser(t, "bob")
+
+	var tl struct {
+		Events []struct {
+			EventID string `json:"event_id"`
+			Source  string `json:"source"`
+			Actor   string `json:"actor"`
+		} `json:"events"`
+		Next string `json:"next"`
+	}
+	if code := in.getAs(low, "/v1/entities/"+dst.Key()+"/timeline?limit=2", &tl); code != http.StatusOK || len(tl.Events) != 2 || tl.Next == "" || tl.Events[0].Actor == "" {
+		t.Fatalf("timeline page 1: %d %+v", code, tl)
+	}
+	next := tl.Next
+	tl.Events, tl.Next = nil, ""
+	if code := in.getAs(low, "/v1/entities/"+dst.Key()+"/timeline?limit=2&before="+next, &tl); code != http.StatusOK || len(tl.Events) != 1 || tl.Next != "" {
+		t.Fatalf("timeline page 2: %d %+v", code, tl)
+	}
+	if code := in.getAs(low, "/v1/entities/"+in.personalKey(observable.KindIPv4Addr, "192.0.2.77")+"/timeline", nil); code != http.StatusNotFound {
+		t.Fatalf("timeline of a SECRET entity for a CONFIDENTIAL reader: %d", code)
+	}
+
+	var cr struct {
+		Vertices []struct {
+			Key string `json:"key"`
+		} `json:"vertices"`
+	}
+	if code := in.getAs(low, "/v1/correlations?min_sources=2", &cr); code != http.StatusOK || len(cr.Vertices) != 1 || cr.Vertices[0].Key != dst.Key() {
+		t.Fatalf("seen by 2 sources: %d %+v", code, cr)
+	}
+	if code := in.getAs(low, "/v1/correlations?batch="+a.BatchID+"&batch="+b.BatchID, &cr); code != http.StatusOK || len(cr.Vertices) != 1 {
+		t.Fatalf("shared by two batches: %d %+v", code, cr)
+	}
+	if code := in.getAs(low, "/v1/correlations", nil); code != http.StatusBadRequest {
+		t.Fatalf("correlation without a criterion: %d", code)
+	}
+	var co struct {
+		Entities []struct {
+			Key   string `json:"key"`
+			Count int64  `json:"count"`
+		} `json:"entities"`
+	}
+	dom, _ := observable.Canonicalize(observable.KindDomainName, "files.example.net")
+	if code := in.getAs(low, "/v1/entities/"+dst.Key()+"/cooccurring?window=10s", &co); code != http.StatusOK || len(co.Entities) != 1 || co.Entities[0].Key != dom.Key() {
+		t.Fatalf("co-occurring (the SECRET client must not show): %d %+v", code, co)
+	}
+}

@@ -47,7 +47,7 @@ func entityResponse(v graph.EntityView) EntityResponse {
 		Key: v.Key, Kind: v.Kind, Label: v.Label, Value: v.Value, Observed: v.Observed,
 		Sources: v.Sources, Classification: v.Classification,
 		VersionVector: map[string]int64(v.Vector), Attributes: map[string][]string(v.Attributes),
-		OutEdges: v.OutEdges, InEdges: v.InEdges, Provenance: make([]ProvenanceEntry, 0, len(v.Provenance)),
+		OutEdges: v.OutEdges, InEdges: v.InEdges,
 	}
 	if v.Observed {
 		fs, ls := v.FirstSeen.UTC(), v.LastSeen.UTC()
@@ -68,13 +68,19 @@ func entityResponse(v graph.EntityView) EntityResponse {
 	if r.InEdges == nil {
 		r.InEdges = map[string]int64{}
 	}
-	for _, p := range v.Provenance {
-		r.Provenance = append(r.Provenance, ProvenanceEntry{
+	r.Provenance = provenanceEntries(v.Provenance)
+	return r
+}
+
+func provenanceEntries(ps []graph.ProvenanceRecord) []ProvenanceEntry {
+	out := make([]ProvenanceEntry, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, ProvenanceEntry{
 			EventID: p.EventID.String(), EventType: p.EventType, Source: p.Provenance.Source, Format: p.Provenance.Format,
 			File: p.Provenance.File, Line: p.Provenance.Line, ByteOffset: p.Provenance.ByteOffset, BatchID: p.BatchID,
 			ActorSub: p.Actor.Subject, ActorIssuer: p.Actor.Issuer, RequestID: p.RequestID, OriginPeer: p.OriginPeer,
 			RecordedAt: p.RecordedAt.UTC(), ObservedAt: p.ObservedAt.UTC(),
 		})
 	}
-	return r
+	return out
 }

@@ -10,6 +10,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -44,6 +47,18 @@ func (noGraph) Similar(context.Context, string, string, int, graph.Visibility) (
 	return nil, nil
 }
 
+func (noGraph) Timeline(context.Context, string, uuid.UUID, int, graph.Visibility) ([]graph.ProvenanceRecord, error) {
+	return nil, graph.ErrNotFound
+}
+
+func (noGraph) Correlate(context.Context, graph.CorrelationQuery, graph.Visibility) ([]graph.VertexView, error) {
+	return nil, nil
+}
+
+func (noGraph) CoOccurrences(context.Context, string, time.Duration, int, graph.Visibility) ([]graph.CoOccurring, error) {
+	return nil, graph.ErrNotFound
+}
+
 type noKeys struct{}
 
 func (noKeys) Keys(string, string) (string, string, error) { return "", "", graph.ErrNotFound }
@@ -62,7 +77,7 @@ func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
 func fullServer() *Server {
 	return New(Options{
 		Logger: telemetry.NewLogger(io.Discard, "error"), Registry: prometheus.NewRegistry(), Verifier: noVerifier{},
-		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
+		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
 	})
 }
 

@@ -49,6 +49,8 @@ type Options struct {
 	// SpoolDir holds encrypted spools of asynchronous uploads (os.TempDir
 	// when empty).
 	SpoolDir string
+	// Correlate serves timelines, correlations and co-occurrences.
+	Correlate Correlator
 	// Similar serves GET /v1/similar (look-alike domains and URLs).
 	Similar SimilarReader
 	// Keys turns raw values into keys for GET /v1/entities?ip=… (with
@@ -113,6 +115,11 @@ func New(o Options) *Server {
 		if o.Keys != nil {
 			v1.GET("/entities", s.lookup)
 		}
+	}
+	if o.Correlate != nil {
+		v1.GET("/entities/:key/timeline", s.timeline)
+		v1.GET("/entities/:key/cooccurring", s.cooccurring)
+		v1.GET("/correlations", s.correlations)
 	}
 	if o.Similar != nil {
 		v1.GET("/similar", s.similar)

@@ -227,3 +227,19 @@ type Match struct {
 	Vertex     VertexView
 	Similarity float64 // cosine similarity; 1 for the same shape after folding
 }
+
+// CorrelationQuery selects entities by who saw them.
+type CorrelationQuery struct {
+	MinSources int      // seen by at least this many distinct sources (0: no bound)
+	Sources    []string // seen by every one of these sources
+	Batches    []string // seen in every one of these batches
+	Kind       string   // only this kind ("" for all)
+	After      string   // key to continue after (pagination)
+	Limit      int
+}
+
+// CoOccurring is an entity observed near another in time.
+type CoOccurring struct {
+	Vertex VertexView
+	Count  int64 // its observations within the window of one of the root's
+}
