@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/heimdallhub/heimdall/internal/pii/policy"
 	"github.com/heimdallhub/heimdall/internal/pii/scrub"
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
+	"github.com/heimdallhub/heimdall/projections/graph"
 )
 
 // piiLayer is the PII engine with the store of its data keys.
@@ -55,6 +57,9 @@ func openPII(ctx context.Context, p config.PII, pg config.Postgres, clientTLS *t
 	pol, err := loadPolicy(p.PolicyFile)
 	if err != nil {
 		return nil, err
+	}
+	if !slices.Equal(pol.Levels(), graph.Levels()) {
+		return nil, fmt.Errorf("HEIMDALL_PII_POLICY: levels must be %v (the read side's clearance levels), not %v", graph.Levels(), pol.Levels())
 	}
 	sc, err := scrub.New(scrub.Config{NationalIDs: p.NationalIDs})
 	if err != nil {

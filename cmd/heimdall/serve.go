@@ -26,6 +26,7 @@ import (
 	"github.com/heimdallhub/heimdall/internal/kafka"
 	"github.com/heimdallhub/heimdall/internal/observable"
 	"github.com/heimdallhub/heimdall/internal/pii"
+	"github.com/heimdallhub/heimdall/internal/rbac"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
 	"github.com/heimdallhub/heimdall/projections/graph"
@@ -219,7 +220,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			return nil, err
 		}
 		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}, Timeout: 30 * time.Second}
-		verifier := auth.New(cfg.OIDC.Issuer, cfg.OIDC.Audience, hc, log)
+		verifier := auth.New(cfg.OIDC.Issuer, cfg.OIDC.Audience, hc, log, auth.WithWaitForRefetch())
 		ready["oidc"] = verifier.Ready
 		tp, err := telemetry.NewTracerProvider(ctx, telemetry.TraceExport{
 			URL: cfg.OTLPTracesURL, TLS: clientTLS, Service: "heimdall", Instance: cfg.PeerID,
@@ -234,6 +235,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			_ = tp.Shutdown(ctx) // flushes batched spans
 		})
 		opts := httpapi.Options{
+			RBAC: rbac.Config{RoleClaims: cfg.Access.RoleClaims, ClearanceClaim: cfg.Access.ClearanceClaim,
+				Grants: cfg.Access.Grants, Levels: graph.Levels()},
 			Logger: log, Registry: reg, Verifier: verifier, Ready: ready, Tracer: telemetry.Tracer(tp, "api"),
 			Ingest: ingester, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Batches: b.batches, SpoolDir: cfg.Ingest.SpoolDir,
 		}
@@ -246,7 +249,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 				b.close()
 				return nil, err
 			}
-			opts.Decrypt, opts.DecryptGroups = dec, cfg.PII.DecryptGroups
+			opts.Decrypt = dec
 			opts.Keys = keyFinder{b.pii.engine}
 		}
 		b.server = httpapi.New(opts)

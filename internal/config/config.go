@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heimdallhub/heimdall/internal/pii/keys"
+	"github.com/heimdallhub/heimdall/internal/rbac"
 )
 
 // Components a serve process can run.
@@ -38,6 +39,7 @@ type Config struct {
 	Ingest   Ingest
 	Project  Projector
 	PII      PII
+	Access   Access
 
 	ShutdownTimeout time.Duration
 	// OTLPTracesURL is the collector's OTLP/HTTP traces endpoint (https).
@@ -110,9 +112,17 @@ type PII struct {
 	PseudonymKeys      *keys.PseudonymKeys
 	// NationalIDs are the national id schemes the free-text scrubber finds.
 	NationalIDs []string
-	// DecryptGroups are the token groups granted the decrypt role.
-	DecryptGroups []string
 }
+
+// Access maps token claims to permissions and clearance.
+type Access struct {
+	RoleClaims     []string
+	ClearanceClaim string
+	Grants         map[string][]rbac.Permission
+}
+
+// DefaultGrants are the permissions of the development provider's groups.
+const DefaultGrants = "heimdall-admin=admin+read+ingest+classify+decrypt;heimdall-analyst=read;heimdall-ingest=ingest;heimdall-peer=peer"
 
 // Var documents one environment variable.
 type Var struct {
@@ -156,7 +166,9 @@ var Vars = []Var{
 	{"HEIMDALL_MASTER_KEY_PREVIOUS", "", "Secret. Comma-separated previous master keys, still accepted while `heimdall keys rotate` re-wraps the data keys."},
 	{"HEIMDALL_PSEUDONYM_KEYS", "", "Secret. Pseudonymisation keys, pk1=<base64>,pk2=<base64>; the highest version signs new pseudonyms. Required by the api and ingest components."},
 	{"HEIMDALL_SCRUB_NATIONAL_IDS", "", "National id schemes the free-text scrubber finds: us_ssn, uk_nino, nl_bsn, es_dni."},
-	{"HEIMDALL_DECRYPT_GROUPS", "heimdall-admin", "Token groups granted the decrypt role (POST /v1/decrypt, audited)."},
+	{"HEIMDALL_ROLE_CLAIMS", "groups", "Comma-separated claim paths (dots walk objects, e.g. realm_access.roles) whose values are the caller's roles."},
+	{"HEIMDALL_CLEARANCE_CLAIM", "clearance", "Claim path of the caller's clearance (UNCLASSIFIED, CONFIDENTIAL, SECRET, TOP SECRET); none: the caller sees nothing classified."},
+	{"HEIMDALL_ROLE_GRANTS", DefaultGrants, "Permissions per role: role=perm+perm;role=perm. Permissions: ingest, read, classify, decrypt, admin, peer. A role not listed grants nothing."},
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in production)
@@ -213,11 +225,19 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		ShutdownTimeout: r.duration("HEIMDALL_SHUTDOWN_TIMEOUT"),
 		OTLPTracesURL:   r.str("HEIMDALL_OTLP_TRACES_URL"),
 		PII: PII{
-			PolicyFile:    r.str("HEIMDALL_PII_POLICY"),
-			NationalIDs:   r.list("HEIMDALL_SCRUB_NATIONAL_IDS"),
-			DecryptGroups: r.list("HEIMDALL_DECRYPT_GROUPS"),
+			PolicyFile:  r.str("HEIMDALL_PII_POLICY"),
+			NationalIDs: r.list("HEIMDALL_SCRUB_NATIONAL_IDS"),
+		},
+		Access: Access{
+			RoleClaims:     r.list("HEIMDALL_ROLE_CLAIMS"),
+			ClearanceClaim: r.str("HEIMDALL_CLEARANCE_CLAIM"),
 		},
 	}
+	grants, err := rbac.ParseGrants(r.str("HEIMDALL_ROLE_GRANTS"))
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("HEIMDALL_ROLE_GRANTS: %w", err))
+	}
+	c.Access.Grants = grants
 	if c.Runs(ComponentAPI) || c.Runs(ComponentIngest) {
 		r.piiKeys(&c.PII)
 	}

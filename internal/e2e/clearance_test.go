@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,8 +82,8 @@ func TestReadsHonourClearance(t *testing.T) {
 	if code := in.getAs(low, "/v1/entities/"+dst.Key(), &e); code != http.StatusOK || e.InEdges["CONNECTED_TO"] != 0 || e.InEdges["RESOLVES_TO"] != 1 {
 		t.Fatalf("CONFIDENTIAL reader: %d %+v (the SECRET edge must not be counted)", code, e)
 	}
-	if code := in.getAs(none, "/v1/entities/"+dst.Key(), nil); code != http.StatusNotFound {
-		t.Fatalf("reader without clearance: %d", code)
+	if code := in.getAs(none, "/v1/entities/"+dst.Key(), nil); code != http.StatusForbidden {
+		t.Fatalf("caller without roles: %d (deny by default)", code)
 	}
 
 	type hood struct {
@@ -258,5 +259,49 @@ func TestTimelineAndCorrelationRoutes(t *testing.T) {
 	dom, _ := observable.Canonicalize(observable.KindDomainName, "files.example.net")
 	if code := in.getAs(low, "/v1/entities/"+dst.Key()+"/cooccurring?window=10s", &co); code != http.StatusOK || len(co.Entities) != 1 || co.Entities[0].Key != dom.Key() {
 		t.Fatalf("co-occurring (the SECRET client must not show): %d %+v", code, co)
+	}
+}
+
+// TestPermissionsDenyByDefault: each route needs the permission its
+// caller's roles grant.
+func TestPermissionsDenyByDefault(t *testing.T) {
+	in := newInstance(t)
+	in.serve("serve", nil)
+	bob := in.st.TokenForUser(t, "bob")     // heimdall-analyst: read
+	carol := in.st.TokenForUser(t, "carol") // heimdall-ingest: ingest
+	peer := in.st.TokenForClient(t, devstack.ClientPeer)
+	key := "ipv4-addr--00000000-0000-5000-8000-000000000000"
+	post := func(token, path, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, "https://"+in.addr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := in.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		who, token   string
+		read, ingest int
+	}{
+		{"admin client", in.token, http.StatusNotFound, http.StatusOK},
+		{"analyst", bob, http.StatusNotFound, http.StatusForbidden},
+		{"ingest user", carol, http.StatusForbidden, http.StatusOK},
+		{"peer", peer, http.StatusForbidden, http.StatusForbidden},
+	} {
+		if code := in.getAs(tc.token, "/v1/entities/"+key, nil); code != tc.read {
+			t.Errorf("%s reading: %d, want %d", tc.who, code, tc.read)
+		}
+		if code := post(tc.token, "/v1/ingest?source=perm", `{"src_ip":"192.0.2.1","dst_ip":"192.0.2.2"}`+"\n"); code != tc.ingest {
+			t.Errorf("%s ingesting: %d, want %d", tc.who, code, tc.ingest)
+		}
+		want := http.StatusForbidden
+		if tc.token == in.token {
+			want = http.StatusOK
+		}
+		if code := post(tc.token, "/v1/decrypt", `{"items":[{"record":"`+key+`","field":"value"}]}`); code != want {
+			t.Errorf("%s decrypting: %d, want %d", tc.who, code, want)
+		}
 	}
 }

@@ -243,8 +243,8 @@ func TestAsyncBatchAndCLI(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// Another caller cannot see it.
-	other := in.st.TokenForClient(t, "heimdall-peer")
+	// Another caller, allowed to ingest, cannot see it.
+	other := in.st.TokenForUser(t, "carol")
 	req, _ := http.NewRequest(http.MethodGet, "https://"+in.addr+"/v1/batches/async-batch-0001", nil)
 	req.Header.Set("Authorization", "Bearer "+other)
 	if resp, err := in.client.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/heimdallhub/heimdall/commands/reveal"
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/auth"
+	"github.com/heimdallhub/heimdall/internal/rbac"
 )
 
 // Decrypter runs the audited decrypt command.
@@ -51,13 +51,7 @@ func (s *Server) decrypt(c echo.Context) error {
 	if err := dec.Decode(&req); err != nil {
 		return problem(http.StatusBadRequest, "body must be a JSON object {purpose, items: [{record, field, value?}]}")
 	}
-	allowed := false
-	for _, g := range p.Groups {
-		if slices.Contains(s.opts.DecryptGroups, g) {
-			allowed = true
-			break
-		}
-	}
+	allowed := subject(c).Can(rbac.Decrypt)
 	headers := traceHeaders(c.Request().Context())
 	headers["heimdall.request_id"] = requestID(c)
 	out, err := s.opts.Decrypt.Handle(c.Request().Context(), reveal.Command{

@@ -11,18 +11,18 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/projections/graph"
 )
 
 // visibility is what the caller may see: the levels up to the clearance
-// their token carries; a caller without a known clearance sees nothing.
+// their token's clearance claim carries; a caller without a known clearance
+// sees nothing.
 func visibility(c echo.Context) graph.Visibility {
-	p, ok := auth.FromContext(c.Request().Context())
-	if !ok {
+	sub := subject(c)
+	if sub.ClearanceRank < 0 {
 		return graph.Visibility{}
 	}
-	return graph.ClearedFor(p.Clearance)
+	return graph.ClearedFor(sub.Clearance)
 }
 
 // VertexResponse is one vertex of a neighbourhood.

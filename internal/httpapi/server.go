@@ -22,6 +22,7 @@ import (
 
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/internal/auth"
+	"github.com/heimdallhub/heimdall/internal/rbac"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 )
 
@@ -56,9 +57,11 @@ type Options struct {
 	// Keys turns raw values into keys for GET /v1/entities?ip=… (with
 	// Entities).
 	Keys KeyFinder
-	// Decrypt serves POST /v1/decrypt to callers in one of DecryptGroups.
-	Decrypt       Decrypter
-	DecryptGroups []string
+	// Decrypt serves POST /v1/decrypt to callers with the decrypt
+	// permission (others are refused, and audited).
+	Decrypt Decrypter
+	// RBAC maps token claims to permissions and clearance.
+	RBAC rbac.Config
 }
 
 // Server is the HTTP API.
@@ -105,24 +108,25 @@ func New(o Options) *Server {
 		if s.opts.Batches == nil {
 			s.opts.Batches = ingest.NewBatches(0)
 		}
-		v1.POST("/ingest", s.ingest)
-		v1.GET("/batches/:id", s.batch)
+		v1.POST("/ingest", s.ingest, require(rbac.Ingest))
+		v1.GET("/batches/:id", s.batch, require(rbac.Ingest))
 	}
 	if o.Entities != nil {
-		v1.GET("/entities/:key", s.entity)
-		v1.GET("/entities/:key/neighbours", s.neighbours)
-		v1.GET("/paths", s.path)
+		read := require(rbac.Read)
+		v1.GET("/entities/:key", s.entity, read)
+		v1.GET("/entities/:key/neighbours", s.neighbours, read)
+		v1.GET("/paths", s.path, read)
 		if o.Keys != nil {
-			v1.GET("/entities", s.lookup)
+			v1.GET("/entities", s.lookup, read)
 		}
 	}
 	if o.Correlate != nil {
-		v1.GET("/entities/:key/timeline", s.timeline)
-		v1.GET("/entities/:key/cooccurring", s.cooccurring)
-		v1.GET("/correlations", s.correlations)
+		v1.GET("/entities/:key/timeline", s.timeline, require(rbac.Read))
+		v1.GET("/entities/:key/cooccurring", s.cooccurring, require(rbac.Read))
+		v1.GET("/correlations", s.correlations, require(rbac.Read))
 	}
 	if o.Similar != nil {
-		v1.GET("/similar", s.similar)
+		v1.GET("/similar", s.similar, require(rbac.Read))
 	}
 	if o.Decrypt != nil {
 		v1.POST("/decrypt", s.decrypt)
@@ -279,8 +283,35 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			s.log.Info("authentication failed", "request_id", requestID(c), "reason", err.Error())
 			return problem(http.StatusUnauthorized, err.Error())
 		}
-		c.SetRequest(c.Request().WithContext(auth.WithPrincipal(c.Request().Context(), p)))
+		ctx := auth.WithPrincipal(c.Request().Context(), p)
+		c.SetRequest(c.Request().WithContext(withSubject(ctx, rbac.Resolve(s.opts.RBAC, p.Claims))))
 		return next(c)
+	}
+}
+
+type subjectKey struct{}
+
+func withSubject(ctx context.Context, sub rbac.Subject) context.Context {
+	return context.WithValue(ctx, subjectKey{}, sub)
+}
+
+// subject is the caller's roles, permissions and clearance (the zero
+// Subject, which may do and see nothing, when unauthenticated).
+func subject(c echo.Context) rbac.Subject {
+	sub, _ := c.Request().Context().Value(subjectKey{}).(rbac.Subject)
+	return sub
+}
+
+// require lets a request through only when the caller holds permission p:
+// deny by default.
+func require(p rbac.Permission) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !subject(c).Can(p) {
+				return problem(http.StatusForbidden, "this needs the "+string(p)+" permission, which your token's roles do not grant")
+			}
+			return next(c)
+		}
 	}
 }
 

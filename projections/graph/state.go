@@ -167,6 +167,9 @@ func (r RelationState) Equal(o RelationState) bool {
 // the highest classification.
 var classificationLevels = []string{"UNCLASSIFIED", "CONFIDENTIAL", "SECRET", "TOP SECRET"}
 
+// Levels returns the classification levels, lowest first.
+func Levels() []string { return append([]string(nil), classificationLevels...) }
+
 // NormalizeClassification returns the canonical spelling of a known level
 // (case, surrounding space and an underscore for the space are forgiven), or
 // s unchanged.
