@@ -117,7 +117,7 @@ func (s *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 }
 
 func (s *KeySet) verify(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, signingAlgs())
+	jws, err := jose.ParseSignedCompact(jwt, signingAlgs())
 	if err != nil {
 		return nil, errMalformed
 	}
