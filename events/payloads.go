@@ -85,6 +85,23 @@ type DecryptionItem struct {
 // EventType implements Payload.
 func (DecryptionAudited) EventType() string { return TypeDecryptionAudited }
 
+// AuditRecorded records a write for the audit trail.
+type AuditRecorded struct {
+	Action  string        `avro:"action"`
+	Outcome string        `avro:"outcome"`
+	Records []string      `avro:"records"`
+	Details []AuditDetail `avro:"details"`
+}
+
+// AuditDetail is one non-personal fact of an audited write.
+type AuditDetail struct {
+	Name  string `avro:"name"`
+	Value string `avro:"value"`
+}
+
+// EventType implements Payload.
+func (AuditRecorded) EventType() string { return TypeAuditRecorded }
+
 // payloadTypes maps event types to the schema record name and a constructor
 // for the Go value decoded into.
 var payloadTypes = map[string]struct {
@@ -106,6 +123,11 @@ var payloadTypes = map[string]struct {
 		record: "heimdall.events.IngestRejected",
 		zero:   func() any { return new(IngestRejected) },
 		deref:  func(v any) Payload { return *v.(*IngestRejected) },
+	},
+	TypeAuditRecorded: {
+		record: "heimdall.events.AuditRecorded",
+		zero:   func() any { return new(AuditRecorded) },
+		deref:  func(v any) Payload { return *v.(*AuditRecorded) },
 	},
 	TypeDecryptionAudited: {
 		record: "heimdall.events.DecryptionAudited",

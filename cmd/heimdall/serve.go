@@ -17,6 +17,7 @@ import (
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/commands/reveal"
 	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/auditstore"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/config"
 	"github.com/heimdallhub/heimdall/internal/format"
@@ -29,6 +30,7 @@ import (
 	"github.com/heimdallhub/heimdall/internal/rbac"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
+	"github.com/heimdallhub/heimdall/projections/audit"
 	"github.com/heimdallhub/heimdall/projections/graph"
 )
 
@@ -65,6 +67,12 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 			}
 			g.Go(func() error { return consumer.Run(gctx) })
 		}
+		// The audit trail read model follows the audit topic.
+		auditConsumer := &kafka.GroupConsumer{
+			Config: w.kafka, Group: "heimdall.projector.audit." + cfg.Kafka.AuditTopic, Topic: cfg.Kafka.AuditTopic,
+			BatchSize: cfg.Project.BatchSize, Handler: w.auditProjector, Logger: log.With("projector", "audit"),
+		}
+		g.Go(func() error { return auditConsumer.Run(gctx) })
 	}
 	if cfg.ServesHTTP() {
 		g.Go(func() error { return w.server.Serve(gctx, cfg.HTTP.Addr, w.serverTLS, cfg.ShutdownTimeout) })
@@ -89,15 +97,17 @@ func loadConfig(lookup env, only []string) (config.Config, error) {
 
 // built holds the adapters and components runServe runs.
 type built struct {
-	kafka     kafka.Config
-	producer  *kafka.Producer
-	store     *graphstore.Store
-	projector *graph.Projector
-	batches   *ingest.Batches
-	pii       *piiLayer
-	server    *httpapi.Server
-	serverTLS *tls.Config
-	closers   []func()
+	kafka          kafka.Config
+	producer       *kafka.Producer
+	store          *graphstore.Store
+	projector      *graph.Projector
+	batches        *ingest.Batches
+	pii            *piiLayer
+	audit          *auditstore.Store
+	auditProjector *audit.Projector
+	server         *httpapi.Server
+	serverTLS      *tls.Config
+	closers        []func()
 }
 
 func (b *built) close() {
@@ -147,8 +157,20 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			return err
 		}
 	}
+	if cfg.Runs(config.ComponentAPI) || cfg.Runs(config.ComponentProjector) {
+		b.audit, err = auditstore.New(ctx, b.store.Pool())
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+	}
 	if cfg.Runs(config.ComponentProjector) {
 		b.projector, err = graph.New(b.store, codec, log)
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		b.auditProjector, err = audit.New(b.audit, codec, log)
 		if err != nil {
 			b.close()
 			return nil, err
@@ -200,7 +222,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		}
 		b.batches = ingest.NewBatches(0)
 		h, err := ingest.New(b.producer, codec, ingest.Options{
-			PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, RejectsTopic: cfg.Kafka.RejectsTopic,
+			PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, RejectsTopic: cfg.Kafka.RejectsTopic, AuditTopic: cfg.Kafka.AuditTopic,
 			Limits: format.Limits{MaxLineBytes: cfg.Ingest.MaxLineBytes}, MaxRejectList: cfg.Ingest.MaxRejectList,
 			Decompress: decompress.Limits{MaxCompressedBytes: cfg.Ingest.MaxBodyBytes, MaxDecompressedBytes: cfg.Ingest.MaxDecompressed},
 			Progress:   func(id string, r ingest.Result) { b.batches.Update(id, "", 0, &r) },
@@ -241,7 +263,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			Ingest: ingester, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Batches: b.batches, SpoolDir: cfg.Ingest.SpoolDir,
 		}
 		if cfg.Runs(config.ComponentAPI) {
-			opts.Entities, opts.Similar, opts.Correlate = b.store, b.store, b.store
+			opts.Entities, opts.Similar, opts.Correlate, opts.Audit = b.store, b.store, b.store, b.audit
 			dec, err := reveal.New(&reloadingOpener{layer: b.pii, log: log}, sealedValues{b.store}, b.producer, codec, reveal.Options{
 				PeerID: cfg.PeerID, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub,
 			})

@@ -107,9 +107,12 @@ type Result struct {
 
 // Options configure a Handler.
 type Options struct {
-	PeerID        string
-	EventsTopic   string
-	RejectsTopic  string
+	PeerID       string
+	EventsTopic  string
+	RejectsTopic string
+	// AuditTopic receives one audit.recorded event per batch (counts,
+	// source, file, format; never values); empty disables it.
+	AuditTopic    string
 	MaxRejectList int
 	// Limits bound what one record may cost; Decompress what a compressed
 	// body may cost.
@@ -225,6 +228,9 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) (Result, error) {
 			}
 			var f *format.Failure
 			if errors.As(err, &f) {
+				if aerr := b.audit("failed"); aerr != nil {
+					return b.res, fmt.Errorf("%w: %v", ErrLogUnavailable, aerr)
+				}
 				return b.res, &InputError{Failure: f, Result: b.res}
 			}
 			return b.res, fmt.Errorf("reading upload: %w", err)
@@ -242,7 +248,43 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) (Result, error) {
 	if err := b.err(); err != nil {
 		return b.res, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
 	}
+	if err := b.audit("done"); err != nil {
+		return b.res, fmt.Errorf("%w: %v", ErrLogUnavailable, err)
+	}
 	return b.res, nil
+}
+
+// audit appends the batch's audit event and waits for it: a batch is
+// reported accepted only once its audit record is in the log too.
+func (b *batch) audit(outcome string) error {
+	if b.h.opts.AuditTopic == "" {
+		return nil
+	}
+	r := b.res
+	hlc := b.h.opts.Clock.Now()
+	d := func(name string, v any) events.AuditDetail {
+		return events.AuditDetail{Name: name, Value: fmt.Sprint(v)}
+	}
+	b.append(b.h.opts.AuditTopic, events.Event{
+		ID:             events.DeterministicID(hlc.Time(), b.cmd.BatchID, "audit", b.cmd.RequestID),
+		Key:            b.cmd.Actor.Subject, // one actor's trail stays in order
+		OriginPeer:     b.h.opts.PeerID,
+		Vector:         events.VersionVector{b.h.opts.PeerID: int64(hlc)},
+		HLC:            hlc,
+		Actor:          b.cmd.Actor,
+		RequestID:      b.cmd.RequestID,
+		BatchID:        b.cmd.BatchID,
+		RecordedAt:     hlc.Time(),
+		Provenance:     events.Provenance{Source: b.cmd.Source, Format: b.cmd.Format, File: b.cmd.File},
+		Classification: b.h.opts.PII.Level(0),
+		PolicyVersion:  b.h.opts.PII.Version(),
+		Payload: events.AuditRecorded{Action: "ingest", Outcome: outcome, Records: []string{b.cmd.BatchID}, Details: []events.AuditDetail{
+			d("batch_id", b.cmd.BatchID), d("source", b.cmd.Source), d("file", b.cmd.File), d("format", b.cmd.Format),
+			d("rows", r.Rows), d("accepted", r.Accepted), d("rejected", r.Rejected), d("duplicates", r.Duplicates), d("events", r.Events),
+		}},
+	})
+	b.wait()
+	return b.err()
 }
 
 // progressEvery is how often (in rows) Options.Progress is told.

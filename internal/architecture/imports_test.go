@@ -14,6 +14,7 @@ var adapters = []string{
 	module + "/internal/kafka",
 	module + "/internal/graphstore",
 	module + "/internal/datakeys",
+	module + "/internal/auditstore",
 	module + "/internal/httpapi",
 	"github.com/twmb/franz-go",
 	"github.com/jackc/pgx",

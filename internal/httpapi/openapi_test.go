@@ -20,6 +20,7 @@ import (
 	"github.com/heimdallhub/heimdall/commands/reveal"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
+	"github.com/heimdallhub/heimdall/projections/audit"
 	"github.com/heimdallhub/heimdall/projections/graph"
 )
 
@@ -59,6 +60,10 @@ func (noGraph) CoOccurrences(context.Context, string, time.Duration, int, graph.
 	return nil, graph.ErrNotFound
 }
 
+type noAudit struct{}
+
+func (noAudit) Entries(context.Context, audit.Query) ([]audit.Entry, error) { return nil, nil }
+
 type noKeys struct{}
 
 func (noKeys) Keys(string, string) (string, string, error) { return "", "", graph.ErrNotFound }
@@ -77,7 +82,7 @@ func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
 func fullServer() *Server {
 	return New(Options{
 		Logger: telemetry.NewLogger(io.Discard, "error"), Registry: prometheus.NewRegistry(), Verifier: noVerifier{},
-		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
+		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
 	})
 }
 

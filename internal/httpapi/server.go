@@ -50,6 +50,8 @@ type Options struct {
 	// SpoolDir holds encrypted spools of asynchronous uploads (os.TempDir
 	// when empty).
 	SpoolDir string
+	// Audit serves GET /v1/audit to admins.
+	Audit AuditReader
 	// Correlate serves timelines, correlations and co-occurrences.
 	Correlate Correlator
 	// Similar serves GET /v1/similar (look-alike domains and URLs).
@@ -124,6 +126,9 @@ func New(o Options) *Server {
 		v1.GET("/entities/:key/timeline", s.timeline, require(rbac.Read))
 		v1.GET("/entities/:key/cooccurring", s.cooccurring, require(rbac.Read))
 		v1.GET("/correlations", s.correlations, require(rbac.Read))
+	}
+	if o.Audit != nil {
+		v1.GET("/audit", s.auditTrail, require(rbac.Admin))
 	}
 	if o.Similar != nil {
 		v1.GET("/similar", s.similar, require(rbac.Read))
