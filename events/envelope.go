@@ -11,6 +11,8 @@ const (
 	TypeEntityObserved   = "entity.observed"
 	TypeRelationObserved = "relation.observed"
 	TypeIngestRejected   = "ingest.rejected"
+	// TypeClassificationChanged sets the classification of a record.
+	TypeClassificationChanged = "classification.changed"
 	// TypeAuditRecorded records a write on the audit topic.
 	TypeAuditRecorded = "audit.recorded"
 	// TypeDecryptionAudited records a request to decrypt sealed values.

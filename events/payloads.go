@@ -85,6 +85,16 @@ type DecryptionItem struct {
 // EventType implements Payload.
 func (DecryptionAudited) EventType() string { return TypeDecryptionAudited }
 
+// ClassificationChanged sets the classification of an entity or relation.
+type ClassificationChanged struct {
+	RecordType string `avro:"record_type"` // entity or relation
+	Level      string `avro:"level"`
+	Reason     string `avro:"reason"`
+}
+
+// EventType implements Payload.
+func (ClassificationChanged) EventType() string { return TypeClassificationChanged }
+
 // AuditRecorded records a write for the audit trail.
 type AuditRecorded struct {
 	Action  string        `avro:"action"`
@@ -123,6 +133,11 @@ var payloadTypes = map[string]struct {
 		record: "heimdall.events.IngestRejected",
 		zero:   func() any { return new(IngestRejected) },
 		deref:  func(v any) Payload { return *v.(*IngestRejected) },
+	},
+	TypeClassificationChanged: {
+		record: "heimdall.events.ClassificationChanged",
+		zero:   func() any { return new(ClassificationChanged) },
+		deref:  func(v any) Payload { return *v.(*ClassificationChanged) },
 	},
 	TypeAuditRecorded: {
 		record: "heimdall.events.AuditRecorded",

@@ -192,6 +192,9 @@ func (s *Store) applyEntities(ctx context.Context, tx pgx.Tx, gen graph.Generati
 	if err != nil {
 		return nil, fmt.Errorf("reading entity states: %w", err)
 	}
+	deltas = slices.DeleteFunc(slices.Clone(deltas), func(d graph.EntityState) bool {
+		return d.ClassifyOnly && !exists[d.Key] // a reclassification never creates a record
+	})
 	vertices := map[target]*propBatch{}
 	var missing []graph.EntityState
 	lock := make([]string, 0, len(exists))
@@ -350,6 +353,9 @@ func (s *Store) applyRelations(ctx context.Context, tx pgx.Tx, gen graph.Generat
 	if err != nil {
 		return fmt.Errorf("reading relation states: %w", err)
 	}
+	deltas = slices.DeleteFunc(slices.Clone(deltas), func(d graph.RelationState) bool {
+		return d.ClassifyOnly && !exists[d.Key] // a reclassification never creates a record
+	})
 	edges := map[target]*propBatch{}
 	add := func(label, id string, r graph.RelationState) error {
 		start, end := ids[r.SourceKey], ids[r.TargetKey]
@@ -410,6 +416,28 @@ func (s *Store) applyRelations(ctx context.Context, tx pgx.Tx, gen graph.Generat
 			return err
 		}
 	}
+	// A reclassification's delta carries no endpoints: the upsert of its edge
+	// needs the stored endpoints' vertex ids.
+	var need []string
+	for _, d := range deltas {
+		if st, ok := stored[d.Key]; ok && d.ClassifyOnly {
+			for _, k := range []string{st.SourceKey, st.TargetKey} {
+				if ids[k] == "" {
+					need = append(need, k)
+				}
+			}
+		}
+	}
+	if len(need) > 0 {
+		rows, err := tx.Query(ctx, `SELECT key, graphid::text FROM `+g+`.entity_state WHERE key = ANY($1::text[])`, need)
+		if err != nil {
+			return fmt.Errorf("reading endpoint vertices: %w", err)
+		}
+		var k, id string
+		if _, err := pgx.ForEachRow(rows, []any{&k, &id}, func() error { ids[k] = id; return nil }); err != nil {
+			return fmt.Errorf("reading endpoint vertices: %w", err)
+		}
+	}
 	var changed []graph.RelationState
 	for _, d := range deltas {
 		if _, ins := inserted[d.Key]; ins {
@@ -420,6 +448,9 @@ func (s *Store) applyRelations(ctx context.Context, tx pgx.Tx, gen graph.Generat
 			return fmt.Errorf("relation state %s neither inserted nor found", d.Key)
 		}
 		merged := graph.MergeRelation(st.RelationState, d)
+		if d.ClassifyOnly {
+			d.SourceKey, d.TargetKey = st.SourceKey, st.TargetKey
+		}
 		if merged.Type != st.Type || merged.SourceKey != st.SourceKey || merged.TargetKey != st.TargetKey {
 			s.log.Warn("relation type or endpoints differ from the stored edge; the edge keeps them", "key", d.Key, "graph", gen.Graph)
 			merged.Type, merged.SourceKey, merged.TargetKey = st.Type, st.SourceKey, st.TargetKey

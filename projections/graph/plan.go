@@ -28,6 +28,7 @@ const (
 	outcomeInvalid       // decodes, but cannot be stored (bad key, text, time)
 	outcomeInvalidLabel  // a relation type that is not a valid edge label
 	outcomeIgnoredNoData // an empty record (for example a tombstone)
+	outcomeClassified    // a classification.changed event
 )
 
 // decoded is one log record after decoding and validation.
@@ -72,6 +73,15 @@ func decodeRecord(codec *events.Codec, r events.LogRecord) decoded {
 		}
 	case events.IngestRejected:
 		d.outcome = outcomeRejected
+	case events.ClassificationChanged:
+		d.outcome = outcomeClassified
+		if reason := validateEnvelope(e); reason != "" {
+			d.outcome, d.reason = outcomeInvalid, reason
+		} else if p.RecordType != "entity" && p.RecordType != "relation" {
+			d.outcome, d.reason = outcomeInvalid, "classification change of an unknown record type"
+		} else if ClassificationRank(p.Level) >= len(classificationLevels) {
+			d.outcome, d.reason = outcomeInvalid, "classification change to an unknown level"
+		}
 	default:
 		d.outcome = outcomeUnknown
 	}
@@ -225,8 +235,8 @@ func labelsOf(ds []decoded) (vertex, edge []string) {
 
 // planStats counts what one planned batch did.
 type planStats struct {
-	entities, relations, replayed, rejected, unknown, undecodable, invalid, invalidLabel, empty int64
-	warnings                                                                                    []decoded
+	entities, relations, replayed, rejected, unknown, undecodable, invalid, invalidLabel, empty, classified int64
+	warnings                                                                                                []decoded
 }
 
 // plan turns the decoded records of a batch into the changes to apply, given
@@ -288,6 +298,23 @@ func plan(ds []decoded, stored map[TopicPartition]int64) (*Changes, planStats) {
 				entities[s.Key] = s
 			}
 			addProv(e, p.ObservedAt)
+		case outcomeClassified:
+			st.classified++
+			e, p := d.event, d.event.Payload.(events.ClassificationChanged)
+			if p.RecordType == "entity" {
+				s := EntityState{Key: e.Key, Classification: NormalizeClassification(p.Level), Reclassified: true, ClassifyOnly: true}
+				if prev, ok := entities[s.Key]; ok {
+					s = MergeEntity(prev, s)
+				}
+				entities[s.Key] = s
+			} else {
+				r := RelationState{Key: e.Key, Classification: NormalizeClassification(p.Level), Reclassified: true, ClassifyOnly: true}
+				if prev, ok := relations[r.Key]; ok {
+					r = MergeRelation(prev, r)
+				}
+				relations[r.Key] = r
+			}
+			addProv(e, e.RecordedAt)
 		case outcomeRejected:
 			st.rejected++
 		case outcomeUnknown:

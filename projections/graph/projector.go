@@ -271,7 +271,7 @@ func (c *counters) add(st planStats) {
 	c.invalidLabel.Add(st.invalidLabel)
 	c.empty.Add(st.empty)
 	c.batches.Add(1)
-	c.records.Add(st.entities + st.relations + st.replayed + st.rejected + st.unknown + st.undecodable + st.invalid + st.invalidLabel + st.empty)
+	c.records.Add(st.entities + st.relations + st.classified + st.replayed + st.rejected + st.unknown + st.undecodable + st.invalid + st.invalidLabel + st.empty)
 }
 
 func (c *counters) snapshot() Stats {

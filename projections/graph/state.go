@@ -26,7 +26,15 @@ type EntityState struct {
 	Sources        []string  // sorted set of provenance sources
 	Vector         events.VersionVector
 	Attributes     Attributes
-	Classification string // highest classification seen; meaningful when Observed
+	Classification string // highest classification seen (or set); meaningful when Observed
+
+	// Reclassified marks a delta whose classification was set by a
+	// classification.changed event: merged onto a stored state it replaces
+	// the stored level instead of raising it. ClassifyOnly marks a delta
+	// that holds nothing else: it never creates a record. Neither is
+	// stored.
+	Reclassified bool
+	ClassifyOnly bool
 }
 
 // Label is the vertex label of the state's kind.
@@ -45,6 +53,9 @@ type RelationState struct {
 	Vector         events.VersionVector
 	Attributes     Attributes
 	Classification string
+
+	Reclassified bool // as EntityState.Reclassified
+	ClassifyOnly bool // as EntityState.ClassifyOnly
 }
 
 // Attributes maps an attribute name to the sorted set of values seen for it.
@@ -117,7 +128,26 @@ func MergeEntity(a, b EntityState) EntityState {
 	out.Sources = unionSorted(slices.Clone(a.Sources), b.Sources)
 	out.Vector = mergeVector(a.Vector, b.Vector)
 	out.Attributes = MergeAttributes(a.Attributes, b.Attributes)
+	out.Classification, out.Reclassified = reclassify(a.Classification, a.Reclassified, b.Classification, b.Reclassified, out.Classification)
+	out.ClassifyOnly = a.ClassifyOnly && b.ClassifyOnly
 	return out
+}
+
+// reclassify applies classification.changed semantics, a being the older
+// state and b the newer: a newer reclassification replaces the level; an
+// older one stays a replacement, raised by what b observed. Without any,
+// merged (the highest) stands. Reclassification is the one rule applied in
+// log order (per record, so per partition) rather than commutatively.
+func reclassify(a string, aSet bool, b string, bSet bool, merged string) (string, bool) {
+	switch {
+	case bSet:
+		return NormalizeClassification(b), true
+	case aSet && b != "":
+		return HigherClassification(a, b), true
+	case aSet:
+		return a, true
+	}
+	return merged, false
 }
 
 // MergeRelation merges two states of the same relationship key, with the
@@ -131,18 +161,28 @@ func MergeRelation(a, b RelationState) RelationState {
 	case b.Key == "":
 		b = a
 	}
-	return RelationState{
-		Key:            minNonEmpty(a.Key, b.Key),
-		Type:           minNonEmpty(a.Type, b.Type),
-		SourceKey:      minNonEmpty(a.SourceKey, b.SourceKey),
-		TargetKey:      minNonEmpty(a.TargetKey, b.TargetKey),
-		FirstSeen:      minTime(a.FirstSeen, b.FirstSeen),
-		LastSeen:       maxTime(a.LastSeen, b.LastSeen),
-		Sources:        unionSorted(slices.Clone(a.Sources), b.Sources),
-		Vector:         mergeVector(a.Vector, b.Vector),
-		Attributes:     MergeAttributes(a.Attributes, b.Attributes),
-		Classification: HigherClassification(a.Classification, b.Classification),
+	fs, ls := minTime(a.FirstSeen, b.FirstSeen), maxTime(a.LastSeen, b.LastSeen)
+	switch {
+	case a.ClassifyOnly && !b.ClassifyOnly:
+		fs, ls = b.FirstSeen, b.LastSeen
+	case b.ClassifyOnly && !a.ClassifyOnly:
+		fs, ls = a.FirstSeen, a.LastSeen
 	}
+	out := RelationState{
+		Key:          minNonEmpty(a.Key, b.Key),
+		Type:         minNonEmpty(a.Type, b.Type),
+		SourceKey:    minNonEmpty(a.SourceKey, b.SourceKey),
+		TargetKey:    minNonEmpty(a.TargetKey, b.TargetKey),
+		FirstSeen:    fs,
+		LastSeen:     ls,
+		Sources:      unionSorted(slices.Clone(a.Sources), b.Sources),
+		Vector:       mergeVector(a.Vector, b.Vector),
+		Attributes:   MergeAttributes(a.Attributes, b.Attributes),
+		ClassifyOnly: a.ClassifyOnly && b.ClassifyOnly,
+	}
+	out.Classification, out.Reclassified = reclassify(a.Classification, a.Reclassified, b.Classification, b.Reclassified,
+		HigherClassification(a.Classification, b.Classification))
+	return out
 }
 
 // Equal reports whether s and o are the same state. Vectors compare by their
