@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/heimdallhub/heimdall/commands/classify"
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/commands/reveal"
 	"github.com/heimdallhub/heimdall/events"
@@ -272,6 +273,15 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 				return nil, err
 			}
 			opts.Decrypt = dec
+			cls, err := classify.New(b.producer, codec, classify.Options{
+				PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, AuditTopic: cfg.Kafka.AuditTopic,
+				Levels: graph.Levels(), Scrub: b.pii.engine.Scrub,
+			})
+			if err != nil {
+				b.close()
+				return nil, err
+			}
+			opts.Classify, opts.Records = cls, b.store
 			opts.Keys = keyFinder{b.pii.engine}
 		}
 		b.server = httpapi.New(opts)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heimdallhub/heimdall/internal/observable"
 )
 
 // TestAuditTrail: every write is in the audit trail with actor, request id
@@ -105,4 +107,85 @@ func TestAuditTrail(t *testing.T) {
 	if code := in.getAs(bob, "/v1/audit", nil); code != http.StatusForbidden {
 		t.Fatalf("analyst reading the audit trail: %d", code)
 	}
+}
+
+// patch sends PATCH path with a JSON body.
+func (in *instance) patch(token, path, body string) int {
+	in.t.Helper()
+	req, _ := http.NewRequest(http.MethodPatch, "https://"+in.addr+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := in.client.Do(req)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestClassificationPatch: a classify-permitted caller changes an entity's
+// level through the API; readers follow; the change is audited; callers
+// without the permission, or above their clearance, are refused.
+func TestClassificationPatch(t *testing.T) {
+	in := newInstance(t)
+	in.serve("serve", nil)
+	in.mustIngest([]byte(`{"query":"review.example.net","answers":["198.51.100.77"]}`+"\n"), "source=classify")
+	in.waitProjected(in.store(), time.Minute)
+	dom := "/v1/entities/" + mustKey(t, "domain-name", "review.example.net")
+	bob := in.st.TokenForUser(t, "bob") // read only, CONFIDENTIAL
+	if code := in.getAs(bob, dom, nil); code != http.StatusOK {
+		t.Fatalf("bob before: %d", code)
+	}
+	key := strings.TrimPrefix(dom, "/v1/entities/")
+	if code := in.patch(bob, "/v1/records/"+key+"/classification", `{"level":"UNCLASSIFIED"}`); code != http.StatusForbidden {
+		t.Fatalf("bob classifying: %d", code)
+	}
+	if code := in.patch(in.token, "/v1/records/"+key+"/classification", `{"level":"SECRET","reason":"under review"}`); code != http.StatusAccepted {
+		t.Fatalf("classifying: %d", code)
+	}
+	if code := in.patch(in.token, "/v1/records/"+key+"/classification", `{"level":"COSMIC"}`); code != http.StatusBadRequest {
+		t.Fatalf("unknown level: %d", code)
+	}
+	if code := in.patch(in.token, "/v1/records/domain-name--00000000-0000-5000-8000-000000000000/classification", `{"level":"SECRET"}`); code != http.StatusNotFound {
+		t.Fatalf("unknown record: %d", code)
+	}
+	in.waitProjected(in.store(), time.Minute)
+	if code := in.getAs(bob, dom, nil); code != http.StatusNotFound {
+		t.Fatalf("bob after SECRET: %d", code)
+	}
+	var e struct {
+		Classification string `json:"classification"`
+	}
+	if code := in.get(dom, &e); code != http.StatusOK || e.Classification != "SECRET" {
+		t.Fatalf("admin after SECRET: %d %+v", code, e)
+	}
+	var trail struct {
+		Entries []struct {
+			Action  string            `json:"action"`
+			Actor   string            `json:"actor"`
+			Records []string          `json:"records"`
+			Details map[string]string `json:"details"`
+		} `json:"entries"`
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		trail.Entries = nil
+		in.get("/v1/audit?action=classify&record="+key, &trail)
+		if len(trail.Entries) == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(trail.Entries) != 1 || trail.Entries[0].Details["level"] != "SECRET" || trail.Entries[0].Actor == "" {
+		t.Fatalf("classification audit: %+v", trail.Entries)
+	}
+}
+
+func mustKey(t *testing.T, kind, value string) string {
+	t.Helper()
+	o, err := observable.Canonicalize(observable.Kind(kind), value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.Key()
 }

@@ -28,15 +28,11 @@ func (s *Store) Timeline(ctx context.Context, key string, before uuid.UUID, limi
 	var out []graph.ProvenanceRecord
 	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
 		g := quoteIdent(gen.Graph)
-		var ok bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+g+`.entity_state WHERE key = $1 AND `+visibleClause("classification", 2)+`)
-			OR EXISTS (SELECT 1 FROM `+g+`.relation_state r WHERE r.key = $1 AND `+visibleClause("r.classification", 2)+`
-				AND EXISTS (SELECT 1 FROM `+g+`.entity_state a WHERE a.key = r.source_key AND `+visibleClause("a.classification", 2)+`)
-				AND EXISTS (SELECT 1 FROM `+g+`.entity_state b WHERE b.key = r.target_key AND `+visibleClause("b.classification", 2)+`))`,
-			key, visibleLevels(vis)).Scan(&ok); err != nil {
+		typ, err := recordVisible(ctx, tx, g, key, visibleLevels(vis))
+		if err != nil {
 			return err
 		}
-		if !ok {
+		if typ == "" {
 			return graph.ErrNotFound
 		}
 		cursor := "ffffffff-ffff-ffff-ffff-ffffffffffff"
@@ -180,4 +176,35 @@ func sortCoOccurring(cs []graph.CoOccurring) {
 		}
 		return cmp.Compare(a.Vertex.Key, b.Vertex.Key)
 	})
+}
+
+// recordVisible returns "entity" or "relation" when key is a record the
+// reader may see (a relation only with both ends), else "".
+func recordVisible(ctx context.Context, tx pgx.Tx, g, key string, levels []string) (string, error) {
+	var typ string
+	err := tx.QueryRow(ctx, `SELECT CASE
+			WHEN EXISTS (SELECT 1 FROM `+g+`.entity_state WHERE key = $1 AND first_seen IS NOT NULL AND `+visibleClause("classification", 2)+`) THEN 'entity'
+			WHEN EXISTS (SELECT 1 FROM `+g+`.relation_state r WHERE r.key = $1 AND `+visibleClause("r.classification", 2)+`
+				AND EXISTS (SELECT 1 FROM `+g+`.entity_state a WHERE a.key = r.source_key AND `+visibleClause("a.classification", 2)+`)
+				AND EXISTS (SELECT 1 FROM `+g+`.entity_state b WHERE b.key = r.target_key AND `+visibleClause("b.classification", 2)+`)) THEN 'relation'
+			ELSE '' END`, key, levels).Scan(&typ)
+	return typ, err
+}
+
+// RecordVisible returns the type ("entity" or "relation") of a record the
+// reader may see, or graph.ErrNotFound.
+func (s *Store) RecordVisible(ctx context.Context, key string, vis graph.Visibility) (string, error) {
+	var typ string
+	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
+		var err error
+		typ, err = recordVisible(ctx, tx, quoteIdent(gen.Graph), key, visibleLevels(vis))
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading record %s: %w", key, err)
+	}
+	if typ == "" {
+		return "", fmt.Errorf("reading record %s: %w", key, graph.ErrNotFound)
+	}
+	return typ, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heimdallhub/heimdall/commands/classify"
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/commands/reveal"
 	"github.com/heimdallhub/heimdall/internal/auth"
@@ -60,6 +61,14 @@ func (noGraph) CoOccurrences(context.Context, string, time.Duration, int, graph.
 	return nil, graph.ErrNotFound
 }
 
+func (noGraph) RecordVisible(context.Context, string, graph.Visibility) (string, error) {
+	return "", graph.ErrNotFound
+}
+
+type noClassify struct{}
+
+func (noClassify) Handle(context.Context, classify.Command) (string, error) { return "", nil }
+
 type noAudit struct{}
 
 func (noAudit) Entries(context.Context, audit.Query) ([]audit.Entry, error) { return nil, nil }
@@ -82,7 +91,7 @@ func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
 func fullServer() *Server {
 	return New(Options{
 		Logger: telemetry.NewLogger(io.Discard, "error"), Registry: prometheus.NewRegistry(), Verifier: noVerifier{},
-		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
+		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Classify: noClassify{}, Records: noGraph{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
 	})
 }
 

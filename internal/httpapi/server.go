@@ -50,6 +50,10 @@ type Options struct {
 	// SpoolDir holds encrypted spools of asynchronous uploads (os.TempDir
 	// when empty).
 	SpoolDir string
+	// Classify serves PATCH /v1/records/{key}/classification (with
+	// Records).
+	Classify Classifier
+	Records  RecordReader
 	// Audit serves GET /v1/audit to admins.
 	Audit AuditReader
 	// Correlate serves timelines, correlations and co-occurrences.
@@ -126,6 +130,9 @@ func New(o Options) *Server {
 		v1.GET("/entities/:key/timeline", s.timeline, require(rbac.Read))
 		v1.GET("/entities/:key/cooccurring", s.cooccurring, require(rbac.Read))
 		v1.GET("/correlations", s.correlations, require(rbac.Read))
+	}
+	if o.Classify != nil && o.Records != nil {
+		v1.PATCH("/records/:key/classification", s.classifyRecord, require(rbac.Classify))
 	}
 	if o.Audit != nil {
 		v1.GET("/audit", s.auditTrail, require(rbac.Admin))
