@@ -13,6 +13,8 @@ const (
 	TypeIngestRejected   = "ingest.rejected"
 	// TypeClassificationChanged sets the classification of a record.
 	TypeClassificationChanged = "classification.changed"
+	// TypeRetractionRequested retracts an ingest batch or a source.
+	TypeRetractionRequested = "retraction.requested"
 	// TypeAuditRecorded records a write on the audit topic.
 	TypeAuditRecorded = "audit.recorded"
 	// TypeDecryptionAudited records a request to decrypt sealed values.

@@ -95,6 +95,16 @@ type ClassificationChanged struct {
 // EventType implements Payload.
 func (ClassificationChanged) EventType() string { return TypeClassificationChanged }
 
+// RetractionRequested retracts everything one batch or source contributed.
+type RetractionRequested struct {
+	Scope  string `avro:"scope"` // batch or source
+	ID     string `avro:"id"`
+	Reason string `avro:"reason"`
+}
+
+// EventType implements Payload.
+func (RetractionRequested) EventType() string { return TypeRetractionRequested }
+
 // AuditRecorded records a write for the audit trail.
 type AuditRecorded struct {
 	Action  string        `avro:"action"`
@@ -138,6 +148,11 @@ var payloadTypes = map[string]struct {
 		record: "heimdall.events.ClassificationChanged",
 		zero:   func() any { return new(ClassificationChanged) },
 		deref:  func(v any) Payload { return *v.(*ClassificationChanged) },
+	},
+	TypeRetractionRequested: {
+		record: "heimdall.events.RetractionRequested",
+		zero:   func() any { return new(RetractionRequested) },
+		deref:  func(v any) Payload { return *v.(*RetractionRequested) },
 	},
 	TypeAuditRecorded: {
 		record: "heimdall.events.AuditRecorded",

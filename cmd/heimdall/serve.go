@@ -16,6 +16,7 @@ import (
 
 	"github.com/heimdallhub/heimdall/commands/classify"
 	"github.com/heimdallhub/heimdall/commands/ingest"
+	"github.com/heimdallhub/heimdall/commands/retract"
 	"github.com/heimdallhub/heimdall/commands/reveal"
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/auditstore"
@@ -282,6 +283,14 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 				return nil, err
 			}
 			opts.Classify, opts.Records = cls, b.store
+			ret, err := retract.New(b.producer, codec, retract.Options{
+				PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub,
+			})
+			if err != nil {
+				b.close()
+				return nil, err
+			}
+			opts.Retract = ret
 			opts.Keys = keyFinder{b.pii.engine}
 		}
 		b.server = httpapi.New(opts)

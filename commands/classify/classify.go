@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heimdallhub/heimdall/commands/internal/appendlog"
 	"github.com/heimdallhub/heimdall/events"
 )
 
@@ -18,14 +19,10 @@ var (
 )
 
 // Log appends records; done is called with nil once acknowledged.
-type Log interface {
-	Append(ctx context.Context, topic string, key, value []byte, headers map[string]string, done func(error))
-}
+type Log = appendlog.Log
 
 // Encoder encodes events.
-type Encoder interface {
-	Encode(events.Event) ([]byte, error)
-}
+type Encoder = appendlog.Encoder
 
 // Command sets the level of one record.
 type Command struct {
@@ -105,32 +102,9 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) (string, error) {
 	rec.Payload = events.AuditRecorded{Action: "classify", Outcome: "done", Records: []string{cmd.Record},
 		Details: []events.AuditDetail{{Name: "level", Value: cmd.Level}, {Name: "record_type", Value: cmd.RecordType}, {Name: "reason", Value: reason}}}
 
-	ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
-	defer cancel()
-	done := make(chan error, 2)
-	for _, x := range []struct {
-		topic string
-		ev    events.Event
-	}{{h.opts.EventsTopic, change}, {h.opts.AuditTopic, rec}} {
-		b, err := h.enc.Encode(x.ev)
-		if err != nil {
-			return "", fmt.Errorf("encoding %s: %w", x.ev.Payload.EventType(), err)
-		}
-		headers := map[string]string{"heimdall.event_type": x.ev.Payload.EventType()}
-		for k, v := range cmd.Headers {
-			headers[k] = v
-		}
-		h.log.Append(ctx, x.topic, []byte(x.ev.Key), b, headers, func(err error) { done <- err })
-	}
-	for range 2 {
-		select {
-		case err := <-done:
-			if err != nil {
-				return "", fmt.Errorf("%w: %v", ErrLogUnavailable, err)
-			}
-		case <-ctx.Done():
-			return "", fmt.Errorf("%w: %v", ErrLogUnavailable, ctx.Err())
-		}
+	if err := appendlog.All(ctx, h.log, h.enc, h.opts.Timeout, cmd.Headers,
+		appendlog.Record{Topic: h.opts.EventsTopic, Event: change}, appendlog.Record{Topic: h.opts.AuditTopic, Event: rec}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrLogUnavailable, err)
 	}
 	return change.ID.String(), nil
 }

@@ -189,3 +189,44 @@ func mustKey(t *testing.T, kind, value string) string {
 	}
 	return o.Key()
 }
+
+// TestRetractionThroughAPI: an admin retracts a batch; what only it saw is
+// gone, what another batch also saw stays; analysts may not retract.
+func TestRetractionThroughAPI(t *testing.T) {
+	in := newInstance(t)
+	in.serve("serve", nil)
+	in.mustIngest([]byte(`{"query":"kept.example.net","answers":["198.51.100.10"]}`+"\n"), "source=feed-a")
+	bad := in.mustIngest([]byte(`{"query":"kept.example.net","answers":["198.51.100.10"]}
+{"query":"bogus.example.net","answers":["198.51.100.11"]}
+`), "source=feed-b")
+	in.waitProjected(in.store(), time.Minute)
+	post := func(token, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, "https://"+in.addr+"/v1/retractions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := in.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(in.st.TokenForUser(t, "bob"), `{"scope":"batch","id":"`+bad.BatchID+`"}`); code != http.StatusForbidden {
+		t.Fatalf("analyst retracting: %d", code)
+	}
+	if code := post(in.token, `{"scope":"everything","id":"x"}`); code != http.StatusBadRequest {
+		t.Fatalf("bad scope: %d", code)
+	}
+	if code := post(in.token, `{"scope":"batch","id":"`+bad.BatchID+`","reason":"feed-b sent test data"}`); code != http.StatusAccepted {
+		t.Fatalf("retracting: %d", code)
+	}
+	in.waitProjected(in.store(), time.Minute)
+	if code := in.get("/v1/entities/"+mustKey(t, "domain-name", "bogus.example.net"), nil); code != http.StatusNotFound {
+		t.Fatalf("what only the retracted batch saw: %d", code)
+	}
+	var e struct {
+		Sources []string `json:"sources"`
+	}
+	if code := in.get("/v1/entities/"+mustKey(t, "domain-name", "kept.example.net"), &e); code != http.StatusOK || len(e.Sources) != 1 || e.Sources[0] != "feed-a" {
+		t.Fatalf("what another batch also saw: %d %+v", code, e)
+	}
+}

@@ -96,12 +96,19 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, sa
 		return graph.ErrGenerationChanged
 	}
 	g := quoteIdent(gen.Graph)
+	if err := lockForRetractions(ctx, tx, gen, req.Retracting); err != nil {
+		return err
+	}
+	gone, err := retracted(ctx, tx, g)
+	if err != nil {
+		return err
+	}
 
 	next, err := lockOffsets(ctx, tx, g, req.Partitions)
 	if err != nil {
 		return err
 	}
-	ch, err := req.Plan(next)
+	ch, err := req.Plan(next, gone)
 	if err != nil {
 		return fmt.Errorf("planning batch: %w", err)
 	}
@@ -118,6 +125,11 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, sa
 	queueOffsets(&final, g, ch.Offsets)
 	if err := final.send(ctx, tx); err != nil {
 		return fmt.Errorf("writing graph changes: %w", err)
+	}
+	for _, r := range ch.Retractions {
+		if err := s.applyRetraction(ctx, tx, g, r); err != nil {
+			return err
+		}
 	}
 	return nil
 }

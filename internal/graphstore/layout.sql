@@ -1,8 +1,8 @@
 -- Per-generation tables, created in the schema of the generation's AGE graph
 -- (@graph@ is replaced by its quoted name) right after create_graph, so that
--- drop_graph(name, true) drops a retired generation whole. Layout version 3
--- (version 1 lacked the endpoint indexes, version 2 the similarity table;
--- upgradeLayout adds them in place).
+-- drop_graph(name, true) drops a retired generation whole. Layout version 4
+-- (version 1 lacked the endpoint indexes, version 2 the similarity table,
+-- version 3 the retractions; upgradeLayout adds them in place).
 
 -- Merged state of each vertex; the vertex's properties are derived from it.
 -- An entity known only as a relation endpoint has no times, classification,
@@ -90,3 +90,13 @@ CREATE TABLE IF NOT EXISTS @graph@.similarity (
     embedding vector(256) NOT NULL
 );
 CREATE INDEX IF NOT EXISTS similarity_hnsw ON @graph@.similarity USING hnsw (embedding vector_cosine_ops);
+
+-- Retracted batches and sources: their events are ignored from now on.
+CREATE TABLE IF NOT EXISTS @graph@.retractions (
+    scope        text NOT NULL,   -- batch or source
+    id           text NOT NULL,
+    retracted_at timestamptz NOT NULL,
+    PRIMARY KEY (scope, id)
+);
+CREATE INDEX IF NOT EXISTS provenance_batch ON @graph@.provenance (batch_id);
+CREATE INDEX IF NOT EXISTS provenance_source ON @graph@.provenance (source);

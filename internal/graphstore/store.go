@@ -33,7 +33,7 @@ var layoutSQL string
 // layoutVersion is the version of layout.sql, recorded per generation.
 // Additive changes (indexes) are applied in place to live generations of an
 // older layout by upgradeLayout; anything else needs a rebuild.
-const layoutVersion = 3
+const layoutVersion = 4
 
 // layoutUpgrades holds, per layout version, the additive statements that
 // bring a generation of the previous version up to it (@graph@ as in
@@ -46,6 +46,11 @@ var layoutUpgrades = map[int][]string{
 	3: {
 		`CREATE TABLE IF NOT EXISTS @graph@.similarity (key text COLLATE "C" PRIMARY KEY, model text NOT NULL, embedding vector(256) NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS similarity_hnsw ON @graph@.similarity USING hnsw (embedding vector_cosine_ops)`,
+	},
+	4: {
+		`CREATE TABLE IF NOT EXISTS @graph@.retractions (scope text NOT NULL, id text NOT NULL, retracted_at timestamptz NOT NULL, PRIMARY KEY (scope, id))`,
+		`CREATE INDEX IF NOT EXISTS provenance_batch ON @graph@.provenance (batch_id)`,
+		`CREATE INDEX IF NOT EXISTS provenance_source ON @graph@.provenance (source)`,
 	},
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/heimdallhub/heimdall/commands/classify"
 	"github.com/heimdallhub/heimdall/commands/ingest"
+	"github.com/heimdallhub/heimdall/commands/retract"
 	"github.com/heimdallhub/heimdall/commands/reveal"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
@@ -69,6 +70,10 @@ type noClassify struct{}
 
 func (noClassify) Handle(context.Context, classify.Command) (string, error) { return "", nil }
 
+type noRetract struct{}
+
+func (noRetract) Handle(context.Context, retract.Command) (string, error) { return "", nil }
+
 type noAudit struct{}
 
 func (noAudit) Entries(context.Context, audit.Query) ([]audit.Entry, error) { return nil, nil }
@@ -91,7 +96,7 @@ func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
 func fullServer() *Server {
 	return New(Options{
 		Logger: telemetry.NewLogger(io.Discard, "error"), Registry: prometheus.NewRegistry(), Verifier: noVerifier{},
-		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Classify: noClassify{}, Records: noGraph{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
+		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Classify: noClassify{}, Records: noGraph{}, Retract: noRetract{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
 	})
 }
 

@@ -54,6 +54,8 @@ type Options struct {
 	// Records).
 	Classify Classifier
 	Records  RecordReader
+	// Retract serves POST /v1/retractions to admins.
+	Retract Retractor
 	// Audit serves GET /v1/audit to admins.
 	Audit AuditReader
 	// Correlate serves timelines, correlations and co-occurrences.
@@ -133,6 +135,9 @@ func New(o Options) *Server {
 	}
 	if o.Classify != nil && o.Records != nil {
 		v1.PATCH("/records/:key/classification", s.classifyRecord, require(rbac.Classify))
+	}
+	if o.Retract != nil {
+		v1.POST("/retractions", s.retractions, require(rbac.Admin))
 	}
 	if o.Audit != nil {
 		v1.GET("/audit", s.auditTrail, require(rbac.Admin))

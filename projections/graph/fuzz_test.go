@@ -24,7 +24,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value []byte) {
 		d := decodeRecord(r.codec, events.LogRecord{Topic: "t", Partition: 1, Offset: 7, Value: value})
 		switch d.outcome {
-		case outcomeEntity, outcomeRelation, outcomeRejected, outcomeUnknown, outcomeClassified:
+		case outcomeEntity, outcomeRelation, outcomeRejected, outcomeUnknown, outcomeClassified, outcomeRetraction:
 			if d.reason != "" {
 				t.Fatalf("usable record with a reason: %q", d.reason)
 			}

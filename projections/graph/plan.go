@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ const (
 	outcomeInvalidLabel  // a relation type that is not a valid edge label
 	outcomeIgnoredNoData // an empty record (for example a tombstone)
 	outcomeClassified    // a classification.changed event
+	outcomeRetraction    // a retraction.requested event
 )
 
 // decoded is one log record after decoding and validation.
@@ -73,6 +75,13 @@ func decodeRecord(codec *events.Codec, r events.LogRecord) decoded {
 		}
 	case events.IngestRejected:
 		d.outcome = outcomeRejected
+	case events.RetractionRequested:
+		d.outcome = outcomeRetraction
+		if reason := validateEnvelope(e); reason != "" {
+			d.outcome, d.reason = outcomeInvalid, reason
+		} else if (p.Scope != "batch" && p.Scope != "source") || p.ID == "" || !storableText(p.ID) {
+			d.outcome, d.reason = outcomeInvalid, "retraction of an unknown scope or without an id"
+		}
 	case events.ClassificationChanged:
 		d.outcome = outcomeClassified
 		if reason := validateEnvelope(e); reason != "" {
@@ -204,6 +213,16 @@ func storableTime(t time.Time) bool {
 	return y >= 1 && y <= 9999
 }
 
+// hasRetraction reports whether a batch holds a retraction.
+func hasRetraction(ds []decoded) bool {
+	for _, d := range ds {
+		if d.outcome == outcomeRetraction {
+			return true
+		}
+	}
+	return false
+}
+
 // labelsOf lists the vertex and edge labels the valid records of a batch
 // need, sorted.
 func labelsOf(ds []decoded) (vertex, edge []string) {
@@ -236,14 +255,37 @@ func labelsOf(ds []decoded) (vertex, edge []string) {
 // planStats counts what one planned batch did.
 type planStats struct {
 	entities, relations, replayed, rejected, unknown, undecodable, invalid, invalidLabel, empty, classified int64
+	retractions, retracted                                                                                  int64
 	warnings                                                                                                []decoded
 }
 
 // plan turns the decoded records of a batch into the changes to apply, given
 // the stored next offset of each partition: records below it were applied
 // by an earlier batch and are skipped.
-func plan(ds []decoded, stored map[TopicPartition]int64) (*Changes, planStats) {
+func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*Changes, planStats) {
 	var st planStats
+	// Retractions of this batch count for all of it: what it holds of a
+	// retracted batch or source would be removed anyway.
+	batches, sources := maps.Clone(retracted.Batches), maps.Clone(retracted.Sources)
+	if batches == nil {
+		batches = map[string]bool{}
+	}
+	if sources == nil {
+		sources = map[string]bool{}
+	}
+	for _, d := range ds {
+		if p, ok := d.event.Payload.(events.RetractionRequested); ok && d.outcome == outcomeRetraction {
+			if next, ok := stored[d.tp]; ok && d.offset < next {
+				continue
+			}
+			if p.Scope == "batch" {
+				batches[p.ID] = true
+			} else {
+				sources[p.ID] = true
+			}
+		}
+	}
+	gone := func(e events.Event) bool { return batches[e.BatchID] || sources[e.Provenance.Source] }
 	ch := &Changes{Offsets: map[TopicPartition]int64{}, Provenance: make([]ProvenanceRecord, 0, len(ds))}
 	entities := make(map[string]EntityState, len(ds))
 	relations := make(map[string]RelationState, len(ds)/2)
@@ -272,7 +314,15 @@ func plan(ds []decoded, stored map[TopicPartition]int64) (*Changes, planStats) {
 		if n, ok := ch.Offsets[d.tp]; !ok || d.offset+1 > n {
 			ch.Offsets[d.tp] = d.offset + 1
 		}
+		if (d.outcome == outcomeEntity || d.outcome == outcomeRelation) && gone(d.event) {
+			st.retracted++
+			continue
+		}
 		switch d.outcome {
+		case outcomeRetraction:
+			st.retractions++
+			p := d.event.Payload.(events.RetractionRequested)
+			ch.Retractions = append(ch.Retractions, Retraction{Scope: p.Scope, ID: p.ID})
 		case outcomeEntity:
 			st.entities++
 			e, p := d.event, d.event.Payload.(events.EntityObserved)

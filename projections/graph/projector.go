@@ -128,11 +128,12 @@ func (p *Projector) Handle(ctx context.Context, records []events.LogRecord) erro
 		Generation:    gen,
 		RequireActive: p.fixed == nil,
 		Partitions:    parts,
-		Plan: func(next map[TopicPartition]int64) (*Changes, error) {
+		Plan: func(next map[TopicPartition]int64, retracted Retracted) (*Changes, error) {
 			var ch *Changes
-			ch, st = plan(ds, next)
+			ch, st = plan(ds, next, retracted)
 			return ch, nil
 		},
+		Retracting: hasRetraction(ds),
 	})
 	if err != nil {
 		return p.fail(gen, fmt.Errorf("applying batch of %d records: %w", len(records), err))
@@ -271,7 +272,7 @@ func (c *counters) add(st planStats) {
 	c.invalidLabel.Add(st.invalidLabel)
 	c.empty.Add(st.empty)
 	c.batches.Add(1)
-	c.records.Add(st.entities + st.relations + st.classified + st.replayed + st.rejected + st.unknown + st.undecodable + st.invalid + st.invalidLabel + st.empty)
+	c.records.Add(st.entities + st.relations + st.classified + st.retractions + st.retracted + st.replayed + st.rejected + st.unknown + st.undecodable + st.invalid + st.invalidLabel + st.empty)
 }
 
 func (c *counters) snapshot() Stats {

@@ -94,7 +94,7 @@ func (s *memStore) Apply(_ context.Context, req ApplyRequest) error {
 			next[tp] = n
 		}
 	}
-	ch, err := req.Plan(next)
+	ch, err := req.Plan(next, Retracted{})
 	if err != nil {
 		return err
 	}
@@ -335,7 +335,7 @@ func TestPlanAggregatesPerKey(t *testing.T) {
 		d := decodeRecord(r.codec, r.record(int32(i%2), e))
 		ds = append(ds, d)
 	}
-	ch, st := plan(ds, map[TopicPartition]int64{})
+	ch, st := plan(ds, map[TopicPartition]int64{}, Retracted{})
 	if st.entities != 3 || st.relations != 2 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -356,7 +356,7 @@ func TestPlanAggregatesPerKey(t *testing.T) {
 		t.Fatalf("offsets %v", ch.Offsets)
 	}
 	// With stored offsets, records below them are skipped.
-	ch, st = plan(ds, map[TopicPartition]int64{{"heimdall.events", 0}: 3, {"heimdall.events", 1}: 1})
+	ch, st = plan(ds, map[TopicPartition]int64{{"heimdall.events", 0}: 3, {"heimdall.events", 1}: 1}, Retracted{})
 	if st.replayed != 4 || st.relations != 1 || len(ch.Entities) != 2 || ch.Entities[1].Observed {
 		t.Fatalf("after offsets: stats %+v entities %+v", st, ch.Entities)
 	}

@@ -78,7 +78,11 @@ type ApplyRequest struct {
 	Generation    Generation
 	RequireActive bool
 	Partitions    []TopicPartition
-	Plan          func(next map[TopicPartition]int64) (*Changes, error)
+	// Plan gets the stored next offsets and what has been retracted.
+	Plan func(next map[TopicPartition]int64, retracted Retracted) (*Changes, error)
+	// Retracting says the batch holds a retraction: the store then
+	// serialises it against every other batch of the generation.
+	Retracting bool
 }
 
 // Changes is what one batch adds to the graph, already merged per key.
@@ -96,6 +100,21 @@ type Changes struct {
 	Errors []RecordError
 	// Offsets are the next offsets to store, per partition.
 	Offsets map[TopicPartition]int64
+	// Retractions are applied after everything else of the batch.
+	Retractions []Retraction
+}
+
+// Retraction removes what one batch or source contributed.
+type Retraction struct {
+	Scope string // batch or source
+	ID    string
+}
+
+// Retracted is what has been retracted so far: events of these batches and
+// sources are ignored.
+type Retracted struct {
+	Batches map[string]bool
+	Sources map[string]bool
 }
 
 // ProvenanceRecord says where one event about a record came from.
