@@ -4,10 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
 	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/auth"
+	"github.com/heimdallhub/heimdall/internal/kafka"
 	"io"
 	"os"
 	"slices"
@@ -147,11 +155,82 @@ func runKeys(ctx context.Context, args []string, stdout io.Writer, lookup env) e
 		}
 		return enc.Encode(map[string]any{"master_key_id": cfg.PII.MasterKey.ID(), "data_keys_by_master_key": by})
 	}
+	// A rotation is a write: it needs an authenticated actor (the tools'
+	// client, HEIMDALL_CLIENT_ID/SECRET) and goes into the audit trail.
+	actor, err := operator(ctx, lookup, cfg.Audience)
+	if err != nil {
+		return fmt.Errorf("keys rotate needs an authenticated actor: %w", err)
+	}
 	rot, err := store.Rotate(ctx, cfg.PII.MasterKey, cfg.PII.PreviousMasterKeys...)
 	if err != nil {
 		return err
 	}
+	if err := auditRotation(ctx, cfg, clientTLS, actor, rot); err != nil {
+		return fmt.Errorf("the data keys were re-wrapped, but the audit record was not written: %w", err)
+	}
 	return enc.Encode(rot)
+}
+
+// operator authenticates the tools' client and returns it as an actor.
+func operator(ctx context.Context, lookup env, audience string) (events.Actor, error) {
+	c, err := newAPIClient(ctx, lookup)
+	if err != nil {
+		return events.Actor{}, err
+	}
+	tok, err := c.token()
+	if err != nil {
+		return events.Actor{}, err
+	}
+	p, err := auth.New(c.cfg.Issuer, audience, c.http, nil).Verify(ctx, tok)
+	if err != nil {
+		return events.Actor{}, err
+	}
+	return events.Actor{Subject: p.Subject, Issuer: p.Issuer}, nil
+}
+
+// auditRotation appends the rotation's audit record and waits for it.
+func auditRotation(ctx context.Context, cfg config.Keys, clientTLS *tls.Config, actor events.Actor, rot datakeys.Rotation) error {
+	codec, err := events.NewCodec()
+	if err != nil {
+		return err
+	}
+	p, err := kafka.NewProducer(kafka.Config{Brokers: cfg.Brokers, TLS: clientTLS, ClientID: "heimdall-keys"}, kafka.ProducerOptions{DeliveryTimeout: 30 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer p.Close(context.Background())
+	now := time.Now()
+	hlc := events.NewClock(time.Now).Now()
+	requestID := uuid.Must(uuid.NewV7()).String()
+	peer := cfg.PeerID
+	if peer == "" {
+		peer = "local"
+	}
+	ev := events.Event{
+		ID: events.DeterministicID(now, requestID, "keys.rotate"), Key: actor.Subject, OriginPeer: peer,
+		Vector: events.VersionVector{peer: int64(hlc)}, HLC: hlc, Actor: actor, RequestID: requestID, BatchID: requestID,
+		RecordedAt: hlc.Time(), Provenance: events.Provenance{Source: "cli", Format: "keys"}, Classification: "UNCLASSIFIED",
+		Payload: events.AuditRecorded{Action: "keys.rotate", Outcome: "done", Records: append([]string{}, rot.Rewrapped...),
+			Details: []events.AuditDetail{{Name: "master_key_id", Value: rot.MasterKeyID}, {Name: "rewrapped", Value: strconv.Itoa(len(rot.Rewrapped))},
+				{Name: "data_keys", Value: strconv.Itoa(rot.Keys)}}},
+	}
+	return appendAndWait(ctx, p, codec, cfg.AuditTopic, ev)
+}
+
+// appendAndWait appends one event and waits for its acknowledgement.
+func appendAndWait(ctx context.Context, p *kafka.Producer, codec *events.Codec, topic string, ev events.Event) error {
+	b, err := codec.Encode(ev)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	p.Append(ctx, topic, []byte(ev.Key), b, map[string]string{"heimdall.event_type": ev.Payload.EventType()}, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 const policyUsage = `usage: heimdall policy <command>

@@ -251,6 +251,12 @@ type Keys struct {
 	Postgres Postgres
 	CAFile   string
 	PII      PII
+	// Rotation is audited: Kafka for the audit topic, the OIDC audience
+	// the operator's token is verified for (LoadClient gives the rest).
+	Brokers    []string
+	AuditTopic string
+	Audience   string
+	PeerID     string
 }
 
 // LoadKeys reads the configuration of `heimdall keys`: the database, the
@@ -264,9 +270,13 @@ func LoadKeys(lookup func(string) (string, bool)) (Keys, error) {
 		r.defaults[v.Name] = v.Default
 	}
 	k := Keys{
-		Postgres: Postgres{URL: r.str("HEIMDALL_POSTGRES_URL"), MaxConns: 2},
-		CAFile:   r.str("HEIMDALL_CA_FILE"),
-		PII:      PII{PolicyFile: r.str("HEIMDALL_PII_POLICY"), NationalIDs: r.list("HEIMDALL_SCRUB_NATIONAL_IDS")},
+		Postgres:   Postgres{URL: r.str("HEIMDALL_POSTGRES_URL"), MaxConns: 2},
+		CAFile:     r.str("HEIMDALL_CA_FILE"),
+		PII:        PII{PolicyFile: r.str("HEIMDALL_PII_POLICY"), NationalIDs: r.list("HEIMDALL_SCRUB_NATIONAL_IDS")},
+		Brokers:    r.list("HEIMDALL_KAFKA_BROKERS"),
+		AuditTopic: r.str("HEIMDALL_KAFKA_AUDIT_TOPIC"),
+		Audience:   r.str("HEIMDALL_OIDC_AUDIENCE"),
+		PeerID:     r.str("HEIMDALL_PEER_ID"),
 	}
 	r.piiKeys(&k.PII)
 	if err := checkPostgresURL(k.Postgres.URL); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/observable"
 	"github.com/heimdallhub/heimdall/internal/pii/keys"
 )
@@ -105,6 +106,12 @@ func TestMasterKeyRotation(t *testing.T) {
 	if code, got := in.decrypt(in.token, decryptItem{Record: before, Field: "value"}); code != http.StatusOK || got[0].Value != "before@rotation.example" {
 		t.Fatalf("decrypt during rotation: %d %+v", code, got)
 	}
+	// A rotation is a write: without an authenticated actor it is refused.
+	if out, err := in.run(during, "keys", "rotate"); err == nil || !strings.Contains(out, "authenticated actor") {
+		t.Fatalf("keys rotate without credentials: %v\n%s", err, out)
+	}
+	during["HEIMDALL_CLIENT_ID"] = devstack.ClientCLI
+	during["HEIMDALL_CLIENT_SECRET"] = in.st.ClientSecret(t, devstack.ClientCLI)
 	out, err := in.run(during, "keys", "rotate")
 	if err != nil {
 		t.Fatalf("keys rotate: %v\n%s", err, out)
@@ -131,6 +138,21 @@ func TestMasterKeyRotation(t *testing.T) {
 	code, got := in.decrypt(in.token, decryptItem{Record: before, Field: "value"}, decryptItem{Record: after, Field: "value"})
 	if code != http.StatusOK || got[0].Value != "before@rotation.example" || got[1].Value != "after@rotation.example" {
 		t.Fatalf("decrypt after rotation: %d %+v", code, got)
+	}
+	// The rotation is in the audit trail with its actor.
+	var trail struct {
+		Entries []struct {
+			Actor   string            `json:"actor"`
+			Details map[string]string `json:"details"`
+		} `json:"entries"`
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(trail.Entries) == 0 && time.Now().Before(deadline) {
+		in.get("/v1/audit?action=keys.rotate", &trail)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(trail.Entries) != 1 || trail.Entries[0].Actor == "" || trail.Entries[0].Details["master_key_id"] != newID {
+		t.Fatalf("rotation audit: %+v", trail.Entries)
 	}
 	srv.stop(t)
 
