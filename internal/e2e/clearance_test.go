@@ -196,6 +196,26 @@ func TestLookAlikeSearch(t *testing.T) {
 	if code := in.get("/v1/similar?domain=not..valid", nil); code != http.StatusBadRequest {
 		t.Errorf("invalid domain: %d", code)
 	}
+	// A look-alike classified SECRET is not among a CONFIDENTIAL reader's
+	// results.
+	if code := in.patch(in.token, "/v1/records/"+mustKey(t, "domain-name", "paypa1.com")+"/classification", `{"level":"SECRET"}`); code != http.StatusAccepted {
+		t.Fatalf("classify: %d", code)
+	}
+	in.waitProjected(in.store(), time.Minute)
+	bob := in.st.TokenForUser(t, "bob")
+	res.Matches = nil
+	if code := in.getAs(bob, "/v1/similar?domain=paypal.com&limit=20", &res); code != http.StatusOK {
+		t.Fatalf("bob similar: %d", code)
+	}
+	for _, m := range res.Matches {
+		if m.Value == "paypa1.com" {
+			t.Fatal("a SECRET look-alike in a CONFIDENTIAL reader's results")
+		}
+	}
+	res.Matches = nil
+	if code := in.get("/v1/similar?domain=paypal.com&limit=20", &res); code != http.StatusOK || res.Matches[0].Value != "paypa1.com" && res.Matches[1].Value != "paypa1.com" {
+		t.Fatalf("admin similar after classification: %d %+v", code, res.Matches)
+	}
 }
 
 // TestTimelineAndCorrelationRoutes drives the history and correlation
