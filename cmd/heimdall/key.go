@@ -22,15 +22,7 @@ func runKey(args []string, stdout io.Writer, lookup env) error {
 		return fmt.Errorf("%w: heimdall key [-personal] KIND VALUE (KIND: ip, ipv4-addr, ipv6-addr, domain-name, url, file, mac-addr, email-addr, user-account)", errUsage)
 	}
 	kind, value := fs.Arg(0), fs.Arg(1)
-	var (
-		o   observable.Observable
-		err error
-	)
-	if kind == "ip" {
-		o, err = observable.ParseIP(value)
-	} else {
-		o, err = observable.Canonicalize(observable.Kind(kind), value)
-	}
+	o, err := observable.Parse(kind, value)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/heimdallhub/heimdall/commands/appendlog"
 	"github.com/heimdallhub/heimdall/commands/classify"
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/commands/retract"
@@ -274,18 +275,14 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 				return nil, err
 			}
 			opts.Decrypt = dec
-			cls, err := classify.New(b.producer, codec, classify.Options{
-				PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, AuditTopic: cfg.Kafka.AuditTopic,
-				Levels: graph.Levels(), Scrub: b.pii.engine.Scrub,
-			})
+			writes := appendlog.Options{PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub}
+			cls, err := classify.New(b.producer, codec, classify.Options{Options: writes, Levels: graph.Levels()})
 			if err != nil {
 				b.close()
 				return nil, err
 			}
 			opts.Classify, opts.Records = cls, b.store
-			ret, err := retract.New(b.producer, codec, retract.Options{
-				PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub,
-			})
+			ret, err := retract.New(b.producer, codec, writes)
 			if err != nil {
 				b.close()
 				return nil, err
@@ -362,15 +359,7 @@ func (o *reloadingOpener) Decrypt(recordKey, field, sealed string) (string, erro
 type keyFinder struct{ engine *pii.Engine }
 
 func (k keyFinder) Keys(kind, value string) (string, string, error) {
-	var (
-		o   observable.Observable
-		err error
-	)
-	if kind == "ip" {
-		o, err = observable.ParseIP(value)
-	} else {
-		o, err = observable.Canonicalize(observable.Kind(kind), value)
-	}
+	o, err := observable.Parse(kind, value)
 	if err != nil {
 		return "", "", err
 	}

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/heimdallhub/heimdall/commands/internal/appendlog"
+	"github.com/heimdallhub/heimdall/commands/appendlog"
 	"github.com/heimdallhub/heimdall/events"
 )
 
@@ -37,37 +36,23 @@ type Command struct {
 
 // Options configure a Handler.
 type Options struct {
-	PeerID      string
-	EventsTopic string
-	AuditTopic  string
-	Levels      []string            // accepted levels, lowest first
-	Scrub       func(string) string // removes personal data from the reason
-	Clock       *events.Clock
-	Timeout     time.Duration
+	appendlog.Options
+	Levels []string // accepted levels, lowest first
 }
 
 // Handler executes classification commands.
 type Handler struct {
-	log  Log
-	enc  Encoder
-	opts Options
+	w      *appendlog.Writer
+	levels []string
 }
 
 // New returns a handler.
 func New(log Log, enc Encoder, o Options) (*Handler, error) {
-	if log == nil || enc == nil || o.PeerID == "" || o.EventsTopic == "" || o.AuditTopic == "" || len(o.Levels) == 0 {
-		return nil, errors.New("classify: log, encoder, peer id, topics and levels are required")
+	w, err := appendlog.NewWriter(log, enc, o.Options)
+	if err != nil || len(o.Levels) == 0 {
+		return nil, errors.Join(err, errors.New("classify: levels are required"))
 	}
-	if o.Clock == nil {
-		o.Clock = events.NewClock(time.Now)
-	}
-	if o.Scrub == nil {
-		o.Scrub = func(string) string { return "" }
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 30 * time.Second
-	}
-	return &Handler{log: log, enc: enc, opts: o}, nil
+	return &Handler{w: w, levels: o.Levels}, nil
 }
 
 // Handle appends the change and its audit record; it returns the change's
@@ -79,31 +64,22 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) (string, error) {
 	if cmd.RecordType != "entity" && cmd.RecordType != "relation" {
 		return "", fmt.Errorf("%w: record type must be entity or relation", ErrBadRequest)
 	}
-	if !slices.Contains(h.opts.Levels, cmd.Level) {
-		return "", fmt.Errorf("%w: level must be one of %s", ErrBadRequest, strings.Join(h.opts.Levels, ", "))
+	if !slices.Contains(h.levels, cmd.Level) {
+		return "", fmt.Errorf("%w: level must be one of %s", ErrBadRequest, strings.Join(h.levels, ", "))
 	}
-	reason := strings.ToValidUTF8(h.opts.Scrub(cmd.Reason), "")
-	if len(reason) > 512 {
-		reason = reason[:512]
-	}
-	hlc := h.opts.Clock.Now()
-	base := events.Event{
-		OriginPeer: h.opts.PeerID, Vector: events.VersionVector{h.opts.PeerID: int64(hlc)}, HLC: hlc,
-		Actor: cmd.Actor, RequestID: cmd.RequestID, BatchID: cmd.RequestID, RecordedAt: hlc.Time(),
-		Provenance: events.Provenance{Source: "api", Format: "classify"}, Classification: h.opts.Levels[0],
-	}
+	reason := h.w.Reason(cmd.Reason)
+	base := h.w.Envelope(cmd.Actor, cmd.RequestID, "classify", h.levels[0])
 	change := base
-	change.ID = events.DeterministicID(hlc.Time(), cmd.RequestID, cmd.Record, "classify")
+	change.ID = events.DeterministicID(base.RecordedAt, cmd.RequestID, cmd.Record, "classify")
 	change.Key = cmd.Record
 	change.Payload = events.ClassificationChanged{RecordType: cmd.RecordType, Level: cmd.Level, Reason: reason}
 	rec := base
-	rec.ID = events.DeterministicID(hlc.Time(), cmd.RequestID, cmd.Record, "audit")
+	rec.ID = events.DeterministicID(base.RecordedAt, cmd.RequestID, cmd.Record, "audit")
 	rec.Key = cmd.Actor.Subject
 	rec.Payload = events.AuditRecorded{Action: "classify", Outcome: "done", Records: []string{cmd.Record},
 		Details: []events.AuditDetail{{Name: "level", Value: cmd.Level}, {Name: "record_type", Value: cmd.RecordType}, {Name: "reason", Value: reason}}}
 
-	if err := appendlog.All(ctx, h.log, h.enc, h.opts.Timeout, cmd.Headers,
-		appendlog.Record{Topic: h.opts.EventsTopic, Event: change}, appendlog.Record{Topic: h.opts.AuditTopic, Event: rec}); err != nil {
+	if err := h.w.Write(ctx, cmd.Headers, change, rec); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrLogUnavailable, err)
 	}
 	return change.ID.String(), nil

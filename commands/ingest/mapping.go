@@ -390,12 +390,7 @@ func newRelation(from entity, typ string, to entity, attrs []events.Attribute, r
 	return relation{key: observable.RelationKey(from.key, typ, to.key), typ: typ, from: from, to: to, attrs: attrs, rank: rank}
 }
 
-func canonical(kind, raw string) (observable.Observable, error) {
-	if kind == "ip" {
-		return observable.ParseIP(raw)
-	}
-	return observable.Canonicalize(observable.Kind(kind), raw)
-}
+func canonical(kind, raw string) (observable.Observable, error) { return observable.Parse(kind, raw) }
 
 // urlHost returns the observable for the host of a canonical URL.
 func urlHost(canonicalURL string) (observable.Observable, error) {

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
-	"time"
 
-	"github.com/heimdallhub/heimdall/commands/internal/appendlog"
+	"github.com/heimdallhub/heimdall/commands/appendlog"
 	"github.com/heimdallhub/heimdall/events"
 )
 
@@ -35,39 +33,22 @@ type Command struct {
 }
 
 // Options configure a Handler.
-type Options struct {
-	PeerID      string
-	EventsTopic string
-	AuditTopic  string
-	Scrub       func(string) string
-	Clock       *events.Clock
-	Timeout     time.Duration
-}
+type Options = appendlog.Options
 
 // Handler executes retractions.
 type Handler struct {
-	log  Log
-	enc  Encoder
-	opts Options
+	w *appendlog.Writer
 }
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9._:@/ -]{1,256}$`)
 
 // New returns a handler.
 func New(log Log, enc Encoder, o Options) (*Handler, error) {
-	if log == nil || enc == nil || o.PeerID == "" || o.EventsTopic == "" || o.AuditTopic == "" {
-		return nil, errors.New("retract: log, encoder, peer id and topics are required")
+	w, err := appendlog.NewWriter(log, enc, o)
+	if err != nil {
+		return nil, err
 	}
-	if o.Clock == nil {
-		o.Clock = events.NewClock(time.Now)
-	}
-	if o.Scrub == nil {
-		o.Scrub = func(string) string { return "" }
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 30 * time.Second
-	}
-	return &Handler{log: log, enc: enc, opts: o}, nil
+	return &Handler{w: w}, nil
 }
 
 // Handle appends the retraction and its audit record and returns the
@@ -82,28 +63,19 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) (string, error) {
 	if !validID.MatchString(cmd.ID) {
 		return "", fmt.Errorf("%w: id must be 1 to 256 plain characters", ErrBadRequest)
 	}
-	reason := strings.ToValidUTF8(h.opts.Scrub(cmd.Reason), "")
-	if len(reason) > 512 {
-		reason = reason[:512]
-	}
-	hlc := h.opts.Clock.Now()
-	base := events.Event{
-		OriginPeer: h.opts.PeerID, Vector: events.VersionVector{h.opts.PeerID: int64(hlc)}, HLC: hlc,
-		Actor: cmd.Actor, RequestID: cmd.RequestID, BatchID: cmd.RequestID, RecordedAt: hlc.Time(),
-		Provenance: events.Provenance{Source: "api", Format: "retract"}, Classification: "UNCLASSIFIED",
-	}
+	reason := h.w.Reason(cmd.Reason)
+	base := h.w.Envelope(cmd.Actor, cmd.RequestID, "retract", "UNCLASSIFIED")
 	ret := base
-	ret.ID = events.DeterministicID(hlc.Time(), cmd.RequestID, cmd.Scope, cmd.ID)
+	ret.ID = events.DeterministicID(base.RecordedAt, cmd.RequestID, cmd.Scope, cmd.ID)
 	ret.Key = cmd.Scope + ":" + cmd.ID
 	ret.Payload = events.RetractionRequested{Scope: cmd.Scope, ID: cmd.ID, Reason: reason}
 	rec := base
-	rec.ID = events.DeterministicID(hlc.Time(), cmd.RequestID, cmd.Scope, cmd.ID, "audit")
+	rec.ID = events.DeterministicID(base.RecordedAt, cmd.RequestID, cmd.Scope, cmd.ID, "audit")
 	rec.Key = cmd.Actor.Subject
 	rec.Payload = events.AuditRecorded{Action: "retract", Outcome: "done", Records: []string{ret.Key},
 		Details: []events.AuditDetail{{Name: "scope", Value: cmd.Scope}, {Name: "id", Value: cmd.ID}, {Name: "reason", Value: reason}}}
 
-	if err := appendlog.All(ctx, h.log, h.enc, h.opts.Timeout, cmd.Headers,
-		appendlog.Record{Topic: h.opts.EventsTopic, Event: ret}, appendlog.Record{Topic: h.opts.AuditTopic, Event: rec}); err != nil {
+	if err := h.w.Write(ctx, cmd.Headers, ret, rec); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrLogUnavailable, err)
 	}
 	return ret.ID.String(), nil

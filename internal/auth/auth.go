@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/heimdallhub/heimdall/internal/rbac"
 )
 
 // Errors a caller may see (as 401 reasons). They never include token content.
@@ -218,7 +220,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	clearance, _ := claims["clearance"].(string)
 	return Principal{
 		Subject: tok.Subject, Issuer: tok.Issuer, ClientID: client,
-		Groups: stringList(claims["groups"]), Clearance: clearance, Expiry: tok.Expiry,
+		Groups: rbac.StringValues(claims["groups"]), Clearance: clearance, Expiry: tok.Expiry,
 		Claims: claims,
 	}, nil
 }
@@ -269,25 +271,6 @@ func isBase64URL(s string) bool {
 		}
 	}
 	return true
-}
-
-// stringList reads a claim that is a string or a list of strings.
-func stringList(v any) []string {
-	switch v := v.(type) {
-	case string:
-		if v != "" {
-			return []string{v}
-		}
-	case []any:
-		var out []string
-		for _, e := range v {
-			if s, ok := e.(string); ok && s != "" {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 // reason condenses a go-oidc error to a phrase that helps an operator

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"github.com/heimdallhub/heimdall/internal/rbac"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -277,7 +278,7 @@ func assertNoTokenContent(t *testing.T, msg, raw string) {
 			continue
 		}
 		for k, v := range m {
-			for _, s := range stringList(v) {
+			for _, s := range rbac.StringValues(v) {
 				if len(s) > 3 && strings.Contains(msg, s) {
 					t.Fatalf("error %q quotes the token's %s (%q)", msg, k, s)
 				}

@@ -132,14 +132,20 @@ func (s *Store) recomputeRelation(ctx context.Context, tx pgx.Tx, g, key string,
 	}
 	r := st.RelationState
 	r.Sources, r.FirstSeen, r.LastSeen = sources, first.UTC(), last.UTC()
-	src, _, _ := encodeJSONState(r.Sources, r.Vector, r.Attributes)
-	if _, err := tx.Exec(ctx, `UPDATE `+g+`.relation_state SET sources = $2::jsonb, first_seen = $3, last_seen = $4 WHERE key = $1`,
-		key, src, r.FirstSeen, r.LastSeen); err != nil {
-		return fmt.Errorf("updating relation %s: %w", key, err)
+	return updateSeen(ctx, tx, g+".relation_state", g+"._ag_label_edge", key, st.graphid, r.Sources, r.FirstSeen, r.LastSeen, graph.EdgeProperties(r))
+}
+
+// updateSeen writes recomputed sources and times of a state row and the
+// properties of its vertex or edge.
+func updateSeen(ctx context.Context, tx pgx.Tx, table, elements, key, graphid string, sources []string, first, last time.Time, props []byte) error {
+	src := string(graph.AppendJSONStrings(nil, sources))
+	if _, err := tx.Exec(ctx, `UPDATE `+table+` SET sources = $2::jsonb, first_seen = $3, last_seen = $4 WHERE key = $1`,
+		key, src, first, last); err != nil {
+		return fmt.Errorf("updating %s: %w", key, err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE `+g+`._ag_label_edge SET properties = $2::text::ag_catalog.agtype WHERE id = $1::text::ag_catalog.graphid`,
-		st.graphid, string(graph.EdgeProperties(r))); err != nil {
-		return fmt.Errorf("updating edge %s: %w", key, err)
+	if _, err := tx.Exec(ctx, `UPDATE `+elements+` SET properties = $2::text::ag_catalog.agtype WHERE id = $1::text::ag_catalog.graphid`,
+		graphid, string(props)); err != nil {
+		return fmt.Errorf("updating the graph element of %s: %w", key, err)
 	}
 	return nil
 }
@@ -181,14 +187,5 @@ func (s *Store) recomputeEntity(ctx context.Context, tx pgx.Tx, g, key string, n
 	}
 	e := st.EntityState
 	e.Sources, e.FirstSeen, e.LastSeen = sources, first.UTC(), last.UTC()
-	src, _, _ := encodeJSONState(e.Sources, e.Vector, e.Attributes)
-	if _, err := tx.Exec(ctx, `UPDATE `+g+`.entity_state SET sources = $2::jsonb, first_seen = $3, last_seen = $4 WHERE key = $1`,
-		key, src, e.FirstSeen, e.LastSeen); err != nil {
-		return fmt.Errorf("updating entity %s: %w", key, err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE `+g+`._ag_label_vertex SET properties = $2::text::ag_catalog.agtype WHERE id = $1::text::ag_catalog.graphid`,
-		st.graphid, string(graph.VertexProperties(e))); err != nil {
-		return fmt.Errorf("updating vertex %s: %w", key, err)
-	}
-	return nil
+	return updateSeen(ctx, tx, g+".entity_state", g+"._ag_label_vertex", key, st.graphid, e.Sources, e.FirstSeen, e.LastSeen, graph.VertexProperties(e))
 }

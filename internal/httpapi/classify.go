@@ -2,17 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/heimdallhub/heimdall/commands/classify"
-	"github.com/heimdallhub/heimdall/events"
-	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/projections/graph"
 )
 
@@ -46,19 +42,17 @@ type ClassificationResponse struct {
 // permission): the record must exist for the caller, and the caller may only
 // set a level they are cleared for.
 func (s *Server) classifyRecord(c echo.Context) error {
-	p, ok := auth.FromContext(c.Request().Context())
-	if !ok || p.Subject == "" {
-		return problem(http.StatusUnauthorized, "a write needs an authenticated actor")
+	actor, err := writer(c)
+	if err != nil {
+		return err
 	}
 	key := c.Param("key")
 	if !validKey.MatchString(key) {
 		return problem(http.StatusBadRequest, "not a canonical key (<type>--<uuid>)")
 	}
 	var req ClassificationRequest
-	dec := json.NewDecoder(io.LimitReader(c.Request().Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return problem(http.StatusBadRequest, "body must be a JSON object {level, reason}")
+	if err := decodeBody(c, 64<<10, &req, "{level, reason}"); err != nil {
+		return err
 	}
 	level := graph.NormalizeClassification(req.Level)
 	vis := visibility(c)
@@ -75,11 +69,9 @@ func (s *Server) classifyRecord(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the record: %w", err)
 	}
-	headers := traceHeaders(c.Request().Context())
-	headers["heimdall.request_id"] = requestID(c)
 	id, err := s.opts.Classify.Handle(c.Request().Context(), classify.Command{
-		Actor: events.Actor{Subject: p.Subject, Issuer: p.Issuer}, RequestID: requestID(c),
-		Record: key, RecordType: typ, Level: level, Reason: req.Reason, Headers: headers,
+		Actor: actor, RequestID: requestID(c),
+		Record: key, RecordType: typ, Level: level, Reason: req.Reason, Headers: commandHeaders(c),
 	})
 	switch {
 	case errors.Is(err, classify.ErrBadRequest):

@@ -2,10 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -46,14 +44,11 @@ func (s *Server) decrypt(c echo.Context) error {
 		return problem(http.StatusUnauthorized, "decryption needs an authenticated actor")
 	}
 	var req DecryptRequest
-	dec := json.NewDecoder(io.LimitReader(c.Request().Body, maxDecryptBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return problem(http.StatusBadRequest, "body must be a JSON object {purpose, items: [{record, field, value?}]}")
+	if err := decodeBody(c, maxDecryptBody, &req, "{purpose, items: [{record, field, value?}]}"); err != nil {
+		return err
 	}
 	allowed := subject(c).Can(rbac.Decrypt)
-	headers := traceHeaders(c.Request().Context())
-	headers["heimdall.request_id"] = requestID(c)
+	headers := commandHeaders(c)
 	out, err := s.opts.Decrypt.Handle(c.Request().Context(), reveal.Command{
 		Actor:     events.Actor{Subject: p.Subject, Issuer: p.Issuer},
 		RequestID: requestID(c),

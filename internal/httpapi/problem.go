@@ -3,9 +3,13 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/auth"
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -60,4 +64,32 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Request().Method != http.MethodHead {
 		_ = json.NewEncoder(c.Response()).Encode(out)
 	}
+}
+
+// decodeBody reads a JSON object of at most limit bytes into v, refusing
+// unknown fields; shape describes the expected object in the 400.
+func decodeBody(c echo.Context, limit int64, v any, shape string) error {
+	dec := json.NewDecoder(io.LimitReader(c.Request().Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return problem(http.StatusBadRequest, "body must be a JSON object "+shape)
+	}
+	return nil
+}
+
+// writer returns the authenticated actor of a write, or the 401 to send.
+func writer(c echo.Context) (events.Actor, error) {
+	p, ok := auth.FromContext(c.Request().Context())
+	if !ok || p.Subject == "" {
+		return events.Actor{}, problem(http.StatusUnauthorized, "a write needs an authenticated actor")
+	}
+	return events.Actor{Subject: p.Subject, Issuer: p.Issuer}, nil
+}
+
+// commandHeaders are the Kafka headers of a command's events: trace
+// context and request id.
+func commandHeaders(c echo.Context) map[string]string {
+	h := traceHeaders(c.Request().Context())
+	h["heimdall.request_id"] = requestID(c)
+	return h
 }

@@ -2,17 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/heimdallhub/heimdall/commands/retract"
-	"github.com/heimdallhub/heimdall/events"
-	"github.com/heimdallhub/heimdall/internal/auth"
 )
 
 // Retractor runs the retraction command.
@@ -38,21 +34,16 @@ type RetractionResponse struct {
 
 // retractions serves POST /v1/retractions (admin).
 func (s *Server) retractions(c echo.Context) error {
-	p, ok := auth.FromContext(c.Request().Context())
-	if !ok || p.Subject == "" {
-		return problem(http.StatusUnauthorized, "a write needs an authenticated actor")
+	actor, err := writer(c)
+	if err != nil {
+		return err
 	}
 	var req RetractionRequest
-	dec := json.NewDecoder(io.LimitReader(c.Request().Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return problem(http.StatusBadRequest, "body must be a JSON object {scope: batch|source, id, reason}")
+	if err := decodeBody(c, 64<<10, &req, "{scope: batch|source, id, reason}"); err != nil {
+		return err
 	}
-	headers := traceHeaders(c.Request().Context())
-	headers["heimdall.request_id"] = requestID(c)
 	id, err := s.opts.Retract.Handle(c.Request().Context(), retract.Command{
-		Actor: events.Actor{Subject: p.Subject, Issuer: p.Issuer}, RequestID: requestID(c),
-		Scope: req.Scope, ID: req.ID, Reason: req.Reason, Headers: headers,
+		Actor: actor, RequestID: requestID(c), Scope: req.Scope, ID: req.ID, Reason: req.Reason, Headers: commandHeaders(c),
 	})
 	switch {
 	case errors.Is(err, retract.ErrBadRequest):

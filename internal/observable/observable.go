@@ -382,3 +382,12 @@ func NewUserAccount(accountType, userID, login string) (Observable, error) {
 	}
 	return o, nil
 }
+
+// Parse is Canonicalize, with kind "ip" meaning ipv4-addr or ipv6-addr
+// (ParseIP): the form profiles, the API and the tools name kinds in.
+func Parse(kind, raw string) (Observable, error) {
+	if kind == "ip" {
+		return ParseIP(raw)
+	}
+	return Canonicalize(Kind(kind), raw)
+}

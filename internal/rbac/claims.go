@@ -33,9 +33,9 @@ func Lookup(claims map[string]any, path string) (any, bool) {
 	}
 }
 
-// stringValues reads a claim value that is a string or a list of strings;
+// StringValues reads a claim value that is a string or a list of strings;
 // empty strings and other values are left out.
-func stringValues(v any) []string {
+func StringValues(v any) []string {
 	switch v := v.(type) {
 	case string:
 		if v != "" {

@@ -310,7 +310,7 @@ func Resolve(cfg Config, claims map[string]any) Subject {
 		if !ok {
 			continue
 		}
-		for _, role := range stringValues(v) {
+		for _, role := range StringValues(v) {
 			if !slices.Contains(s.Roles, role) {
 				s.Roles = append(s.Roles, role)
 			}
@@ -323,7 +323,7 @@ func Resolve(cfg Config, claims map[string]any) Subject {
 	}
 	if cfg.ClearanceClaim != "" {
 		if v, ok := Lookup(claims, cfg.ClearanceClaim); ok {
-			if vals := stringValues(v); len(vals) == 1 {
+			if vals := StringValues(v); len(vals) == 1 {
 				if r := rank(cfg.Levels, vals[0]); r >= 0 {
 					s.Clearance, s.ClearanceRank = cfg.Levels[r], r
 				}
