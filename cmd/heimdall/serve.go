@@ -266,7 +266,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			Ingest: ingester, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Batches: b.batches, SpoolDir: cfg.Ingest.SpoolDir,
 		}
 		if cfg.Runs(config.ComponentAPI) {
-			opts.Entities, opts.Similar, opts.Correlate, opts.Audit = b.store, b.store, b.store, b.audit
+			opts.Entities, opts.Similar, opts.Correlate, opts.Audit, opts.Cypher = b.store, b.store, b.store, b.audit, b.store
 			dec, err := reveal.New(&reloadingOpener{layer: b.pii, log: log}, sealedValues{b.store}, b.producer, codec, reveal.Options{
 				PeerID: cfg.PeerID, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub,
 			})

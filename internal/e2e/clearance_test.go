@@ -325,3 +325,51 @@ func TestPermissionsDenyByDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestCypherEndpoint: read-only Cypher for callers cleared for everything;
+// writes refused; everyone else refused (a query could test hidden values).
+func TestCypherEndpoint(t *testing.T) {
+	in := newInstance(t)
+	in.serve("serve", nil)
+	in.mustIngest([]byte(`{"query":"cypher.example.net","answers":["198.51.100.31"]}`+"\n"), "source=cypher")
+	in.waitProjected(in.store(), time.Minute)
+	post := func(token, body string, v any) int {
+		req, _ := http.NewRequest(http.MethodPost, "https://"+in.addr+"/v1/cypher", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := in.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if v != nil {
+			_ = json.NewDecoder(resp.Body).Decode(v)
+		}
+		return resp.StatusCode
+	}
+	var res struct {
+		Columns []string            `json:"columns"`
+		Rows    [][]json.RawMessage `json:"rows"`
+	}
+	q := `{"query":"MATCH (d:Domain)-[:RESOLVES_TO]->(i:IPv4) WHERE d.value = $v RETURN d.value, i.value","params":{"v":"cypher.example.net"},"columns":["domain","ip"]}`
+	if code := post(in.token, q, &res); code != http.StatusOK || len(res.Rows) != 1 || string(res.Rows[0][1]) != `"198.51.100.31"` {
+		t.Fatalf("cypher: %d %+v", code, res)
+	}
+	for _, bad := range []string{
+		`{"query":"CREATE (n:Domain {value: 'x'}) RETURN n","columns":["n"]}`,
+		`{"query":"MATCH (n) DETACH DELETE n RETURN 1","columns":["n"]}`,
+		`{"query":"MATCH (n) RETURN n $$) AS (n agtype); DROP TABLE heimdall.generations; --","columns":["n"]}`,
+	} {
+		if code := post(in.token, bad, nil); code != http.StatusBadRequest {
+			t.Errorf("write or injection %s: %d", bad, code)
+		}
+	}
+	if code := post(in.token, q, &res); code != http.StatusOK || len(res.Rows) != 1 {
+		t.Fatalf("the graph changed: %d %+v", code, res)
+	}
+	if code := post(in.st.TokenForUser(t, "bob"), q, nil); code != http.StatusForbidden {
+		t.Errorf("CONFIDENTIAL reader: %d", code)
+	}
+	if code := post(in.st.TokenForUser(t, "carol"), q, nil); code != http.StatusForbidden {
+		t.Errorf("caller without read: %d", code)
+	}
+}

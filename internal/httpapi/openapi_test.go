@@ -21,6 +21,7 @@ import (
 	"github.com/heimdallhub/heimdall/commands/retract"
 	"github.com/heimdallhub/heimdall/commands/reveal"
 	"github.com/heimdallhub/heimdall/internal/auth"
+	"github.com/heimdallhub/heimdall/internal/graphstore"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 	"github.com/heimdallhub/heimdall/projections/audit"
 	"github.com/heimdallhub/heimdall/projections/graph"
@@ -70,6 +71,12 @@ type noClassify struct{}
 
 func (noClassify) Handle(context.Context, classify.Command) (string, error) { return "", nil }
 
+type noCypher struct{}
+
+func (noCypher) Cypher(context.Context, graphstore.CypherQuery) (graphstore.CypherResult, error) {
+	return graphstore.CypherResult{}, nil
+}
+
 type noRetract struct{}
 
 func (noRetract) Handle(context.Context, retract.Command) (string, error) { return "", nil }
@@ -96,7 +103,7 @@ func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
 func fullServer() *Server {
 	return New(Options{
 		Logger: telemetry.NewLogger(io.Discard, "error"), Registry: prometheus.NewRegistry(), Verifier: noVerifier{},
-		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Classify: noClassify{}, Records: noGraph{}, Retract: noRetract{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
+		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Classify: noClassify{}, Records: noGraph{}, Retract: noRetract{}, Cypher: noCypher{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
 	})
 }
 

@@ -54,6 +54,8 @@ type Options struct {
 	// Records).
 	Classify Classifier
 	Records  RecordReader
+	// Cypher serves POST /v1/cypher to readers cleared for every level.
+	Cypher CypherRunner
 	// Retract serves POST /v1/retractions to admins.
 	Retract Retractor
 	// Audit serves GET /v1/audit to admins.
@@ -135,6 +137,9 @@ func New(o Options) *Server {
 	}
 	if o.Classify != nil && o.Records != nil {
 		v1.PATCH("/records/:key/classification", s.classifyRecord, require(rbac.Classify))
+	}
+	if o.Cypher != nil {
+		v1.POST("/cypher", s.cypher, require(rbac.Read))
 	}
 	if o.Retract != nil {
 		v1.POST("/retractions", s.retractions, require(rbac.Admin))
