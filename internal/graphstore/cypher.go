@@ -206,7 +206,7 @@ func (s *Store) runCypher(ctx context.Context, q CypherQuery) (CypherResult, err
 	if errors.Is(err, errCypherRollback) {
 		return res, nil
 	}
-	return CypherResult{}, cypherError(ctx, runCtx, err, prefixChars, q.Query)
+	return CypherResult{}, cypherError(ctx, runCtx, err, timeout, prefixChars, q.Query)
 }
 
 // cypherSQL builds the statement: the query dollar-quoted with tag, $1 the
@@ -293,7 +293,7 @@ func cypherParams(p map[string]any) (string, error) {
 
 // cypherError turns an error of the query's transaction into the error of
 // Cypher.
-func cypherError(parent, runCtx context.Context, err error, prefixChars int, query string) error {
+func cypherError(parent, runCtx context.Context, err error, timeout time.Duration, prefixChars int, query string) error {
 	if errors.Is(err, ErrNoActiveGeneration) {
 		return fmt.Errorf("running a Cypher query: %w", err)
 	}
@@ -313,7 +313,7 @@ func cypherError(parent, runCtx context.Context, err error, prefixChars int, que
 	}
 	switch {
 	case pg.Code == "57014" && strings.Contains(pg.Message, "statement timeout"):
-		return ErrCypherTimeout
+		return fmt.Errorf("%w (statement timeout %v)", ErrCypherTimeout, timeout)
 	case pg.Code == "25006": // read_only_sql_transaction
 		return cypherInvalid("the query tries to write; Cypher queries are read-only%s", at)
 	case pg.Code == "42804" && strings.Contains(pg.Message, "column definition list"):
@@ -398,7 +398,7 @@ func checkCypherText(q string) error {
 		return cypherInvalid("the query contains a NUL byte")
 	}
 	if i := dollarQuoteDelimiter(q); i >= 0 {
-		return cypherInvalid("the query contains a dollar-quote delimiter such as $$ (at character %d)", charPos(q, i))
+		return cypherInvalid("the query contains a dollar-quote delimiter such as $$ (at character %d of the query)", charPos(q, i))
 	}
 	toks, err := scanCypher(q)
 	if err != nil {
@@ -412,19 +412,19 @@ func checkCypherText(q string) error {
 		}
 		name := asciiLower(t.text)
 		if cypherWriteClauses[name] {
-			return cypherInvalid("%s is not allowed: Cypher queries are read-only (at character %d)", strings.ToUpper(name), charPos(q, t.pos))
+			return cypherInvalid("%s is not allowed: Cypher queries are read-only (at character %d of the query)", strings.ToUpper(name), charPos(q, t.pos))
 		}
 		if k+1 == len(toks) || !toks[k+1].is("(") {
 			continue
 		}
 		if k > 0 && toks[k-1].is(".") {
-			return cypherInvalid("qualified function calls (schema.function) are not allowed (at character %d)", charPos(q, t.pos))
+			return cypherInvalid("qualified function calls (schema.function) are not allowed (at character %d of the query)", charPos(q, t.pos))
 		}
 		if cypherKeywords[name] {
 			continue
 		}
 		if !cypherFunctions[name] {
-			return cypherInvalid("only Cypher's built-in functions may be called (at character %d)", charPos(q, t.pos))
+			return cypherInvalid("only Cypher's built-in functions may be called (at character %d of the query)", charPos(q, t.pos))
 		}
 	}
 	return nil
@@ -504,7 +504,7 @@ func scanCypher(q string) ([]cypherToken, error) {
 		case c == '/' && i+1 < len(q) && q[i+1] == '*':
 			end := strings.Index(q[i+2:], "*/")
 			if end < 0 {
-				return nil, cypherInvalid("unterminated /* comment (at character %d)", at(i))
+				return nil, cypherInvalid("unterminated /* comment (at character %d of the query)", at(i))
 			}
 			i += 2 + end + 2
 		case c == '/' && i+1 < len(q) && q[i+1] == '/':
@@ -520,7 +520,7 @@ func scanCypher(q string) ([]cypherToken, error) {
 				j++
 			}
 			if j >= len(q) {
-				return nil, cypherInvalid("unterminated string literal (at character %d)", at(i))
+				return nil, cypherInvalid("unterminated string literal (at character %d of the query)", at(i))
 			}
 			toks = append(toks, cypherToken{kind: tokString, pos: i})
 			i = j + 1
@@ -529,7 +529,7 @@ func scanCypher(q string) ([]cypherToken, error) {
 			j := i + 1
 			for {
 				if j >= len(q) {
-					return nil, cypherInvalid("unterminated quoted name (at character %d)", at(i))
+					return nil, cypherInvalid("unterminated quoted name (at character %d of the query)", at(i))
 				}
 				if q[j] == '`' {
 					if j+1 < len(q) && q[j+1] == '`' {
@@ -547,7 +547,7 @@ func scanCypher(q string) ([]cypherToken, error) {
 		case isDigit(c) || c == '.' && i+1 < len(q) && isDigit(q[i+1]):
 			j, ok := scanNumber(q, i)
 			if !ok {
-				return nil, cypherInvalid("invalid number literal (at character %d)", at(i))
+				return nil, cypherInvalid("invalid number literal (at character %d of the query)", at(i))
 			}
 			toks = append(toks, cypherToken{kind: tokNumber, pos: i})
 			i = j
@@ -566,19 +566,19 @@ func scanCypher(q string) ([]cypherToken, error) {
 					continue
 				}
 			}
-			return nil, cypherInvalid("a '$' may only start a parameter name: $ then ASCII letters, digits or '_' (at character %d)", at(i))
+			return nil, cypherInvalid("a '$' may only start a parameter name: $ then ASCII letters, digits or '_' (at character %d of the query)", at(i))
 		case isIdentStart(c):
 			j := i + 1
 			for j < len(q) && isIdentCont(q[j]) {
 				j++
 			}
 			if k := strings.IndexByte(q[i:j], '$'); k >= 0 {
-				return nil, cypherInvalid("a '$' may only start a parameter name (at character %d)", at(i+k))
+				return nil, cypherInvalid("a '$' may only start a parameter name (at character %d of the query)", at(i+k))
 			}
 			toks = append(toks, cypherToken{kind: tokIdent, text: q[i:j], pos: i})
 			i = j
 		case c == ';':
-			return nil, cypherInvalid("only one statement is allowed: ';' (at character %d)", at(i))
+			return nil, cypherInvalid("only one statement is allowed: ';' (at character %d of the query)", at(i))
 		default:
 			toks = append(toks, cypherToken{kind: tokPunct, text: q[i : i+1], pos: i})
 			i++

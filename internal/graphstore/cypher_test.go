@@ -110,7 +110,7 @@ func TestCypherAgtypeJSON(t *testing.T) {
 	}
 }
 
-// cypherGraph is three domains each resolving to an IP.
+// cypherGraph opens a store whose graph has n domains, each resolving to an IP.
 func cypherGraph(t *testing.T, n int) *Store {
 	t.Helper()
 	s := openStore(t, testDatabase(t))
@@ -358,9 +358,10 @@ func TestCypherErrors(t *testing.T) {
 	invalid("too many columns", CypherQuery{Query: "MATCH (d:Domain) RETURN d", Columns: []string{"a", "b"}}, "number of columns")
 	// AGE's syntax errors quote the rest of the query: that part is cut.
 	invalid("syntax", CypherQuery{Query: "MATCH (d:Domain) WHERE d.value = 'secret.example' RETRUN d", Columns: one},
-		"syntax error", "at character 51")
+		"syntax error", "at character 51 of the query")
+	invalid("escape", CypherQuery{Query: "RETURN 'a\\q secret'", Columns: one}, "invalid escape sequence", "at character 10 of the query")
 	invalid("unterminated", CypherQuery{Query: "MATCH (d) WHERE d.value = \"secret", Columns: one}, "unterminated")
-	invalid("undefined variable", CypherQuery{Query: "MATCH (d:Domain) RETURN secret", Columns: one}, "undefined variable", "at character 25")
+	invalid("undefined variable", CypherQuery{Query: "MATCH (d:Domain) RETURN secret", Columns: one}, "undefined variable", "at character 25 of the query")
 	invalid("type", CypherQuery{Query: "MATCH (d:Domain) WHERE d.value = 'secret' OR true RETURN d.value * 2", Columns: one}, "agtype_mul")
 	invalid("arguments", CypherQuery{Query: "RETURN toString(1, 2)", Columns: one}, "only supports one argument")
 	invalid("no columns", CypherQuery{Query: "RETURN 1"})
