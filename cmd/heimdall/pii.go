@@ -67,7 +67,7 @@ func openPII(ctx context.Context, p config.PII, pg config.Postgres, clientTLS *t
 		return nil, err
 	}
 	if !slices.Equal(pol.Levels(), graph.Levels()) {
-		return nil, fmt.Errorf("HEIMDALL_PII_POLICY: levels must be %v (the read side's clearance levels), not %v", graph.Levels(), pol.Levels())
+		return nil, fmt.Errorf("HEIMDALL_PII_POLICY: its levels %v must be HEIMDALL_CLASSIFICATION_LEVELS %v", pol.Levels(), graph.Levels())
 	}
 	sc, err := scrub.New(scrub.Config{NationalIDs: p.NationalIDs})
 	if err != nil {

@@ -95,6 +95,9 @@ func loadConfig(lookup env, only []string) (config.Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("configuration:\n%w", err)
 	}
+	if err := graph.SetLevels(cfg.Levels); err != nil {
+		return cfg, fmt.Errorf("configuration:\nHEIMDALL_CLASSIFICATION_LEVELS: %w", err)
+	}
 	return cfg, nil
 }
 

@@ -40,6 +40,8 @@ type Config struct {
 	Project  Projector
 	PII      PII
 	Access   Access
+	// Levels are the classification levels, lowest first.
+	Levels []string
 
 	ShutdownTimeout time.Duration
 	// OTLPTracesURL is the collector's OTLP/HTTP traces endpoint (https).
@@ -166,6 +168,7 @@ var Vars = []Var{
 	{"HEIMDALL_MASTER_KEY_PREVIOUS", "", "Secret. Comma-separated previous master keys, still accepted while `heimdall keys rotate` re-wraps the data keys."},
 	{"HEIMDALL_PSEUDONYM_KEYS", "", "Secret. Pseudonymisation keys, pk1=<base64>,pk2=<base64>; the highest version signs new pseudonyms. Required by the api and ingest components."},
 	{"HEIMDALL_SCRUB_NATIONAL_IDS", "", "National id schemes the free-text scrubber finds: us_ssn, uk_nino, nl_bsn, es_dni."},
+	{"HEIMDALL_CLASSIFICATION_LEVELS", "UNCLASSIFIED,CONFIDENTIAL,SECRET,TOP SECRET", "Classification levels, lowest first; the PII policy must list the same. Every process of a deployment must agree."},
 	{"HEIMDALL_ROLE_CLAIMS", "groups", "Comma-separated claim paths (dots walk objects, e.g. realm_access.roles) whose values are the caller's roles."},
 	{"HEIMDALL_CLEARANCE_CLAIM", "clearance", "Claim path of the caller's clearance (UNCLASSIFIED, CONFIDENTIAL, SECRET, TOP SECRET); none: the caller sees nothing classified."},
 	{"HEIMDALL_ROLE_GRANTS", DefaultGrants, "Permissions per role: role=perm+perm;role=perm. Permissions: ingest, read, classify, decrypt, admin, peer. A role not listed grants nothing."},
@@ -232,6 +235,14 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			RoleClaims:     r.list("HEIMDALL_ROLE_CLAIMS"),
 			ClearanceClaim: r.str("HEIMDALL_CLEARANCE_CLAIM"),
 		},
+	}
+	for _, l := range strings.Split(r.str("HEIMDALL_CLASSIFICATION_LEVELS"), ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			c.Levels = append(c.Levels, strings.ToUpper(l))
+		}
+	}
+	if len(c.Levels) == 0 {
+		r.errs = append(r.errs, errors.New("HEIMDALL_CLASSIFICATION_LEVELS: names no level"))
 	}
 	grants, err := rbac.ParseGrants(r.str("HEIMDALL_ROLE_GRANTS"))
 	if err != nil {

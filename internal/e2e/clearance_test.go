@@ -373,3 +373,44 @@ func TestCypherEndpoint(t *testing.T) {
 		t.Errorf("caller without read: %d", code)
 	}
 }
+
+// TestConfiguredLevels: a deployment with its own levels (here a fifth
+// level above TOP SECRET) classifies, hides and refuses by them.
+func TestConfiguredLevels(t *testing.T) {
+	in := newInstance(t)
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(`
+version: "2026-11-28.5"
+levels: [UNCLASSIFIED, CONFIDENTIAL, SECRET, TOP SECRET, COSMIC]
+default: {level: COSMIC, action: drop}
+profiles:
+  generic:
+    fields:
+      src_ip: {level: COSMIC, action: pseudonymise, kind: ip}
+      dst_ip: {level: UNCLASSIFIED, action: keep}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The policy must list the configured levels.
+	if out, err := in.run(map[string]string{"HEIMDALL_PII_POLICY": policyFile, "HEIMDALL_HTTP_ADDR": "127.0.0.1:0"}, "serve"); err == nil || !strings.Contains(out, "HEIMDALL_CLASSIFICATION_LEVELS") {
+		t.Fatalf("mismatched levels accepted: %v\n%s", err, out)
+	}
+	in.serve("serve", map[string]string{"HEIMDALL_PII_POLICY": policyFile, "HEIMDALL_CLASSIFICATION_LEVELS": "UNCLASSIFIED,CONFIDENTIAL,SECRET,TOP SECRET,COSMIC"})
+	in.mustIngest([]byte(`{"src_ip":"192.0.2.90","dst_ip":"198.51.100.90"}`+"\n"), "source=levels")
+	in.waitProjected(in.store(), time.Minute)
+	dst := mustKey(t, "ipv4-addr", "198.51.100.90")
+	var e struct {
+		Classification string           `json:"classification"`
+		InEdges        map[string]int64 `json:"in_edges"`
+	}
+	// The tools' client is cleared for TOP SECRET: below COSMIC.
+	if code := in.get("/v1/entities/"+dst, &e); code != http.StatusOK || e.Classification != "UNCLASSIFIED" || e.InEdges["CONNECTED_TO"] != 0 {
+		t.Fatalf("kept address: %d %+v", code, e)
+	}
+	if code := in.get("/v1/entities/"+in.personalKey("ipv4-addr", "192.0.2.90"), nil); code != http.StatusNotFound {
+		t.Fatalf("COSMIC entity for a TOP SECRET reader: %d", code)
+	}
+	if code := in.patch(in.token, "/v1/records/"+dst+"/classification", `{"level":"COSMIC"}`); code != http.StatusForbidden {
+		t.Fatalf("classifying above one's clearance: %d", code)
+	}
+}

@@ -88,7 +88,7 @@ func decodeRecord(codec *events.Codec, r events.LogRecord) decoded {
 			d.outcome, d.reason = outcomeInvalid, reason
 		} else if p.RecordType != "entity" && p.RecordType != "relation" {
 			d.outcome, d.reason = outcomeInvalid, "classification change of an unknown record type"
-		} else if ClassificationRank(p.Level) >= len(classificationLevels) {
+		} else if ClassificationRank(p.Level) >= len(currentLevels()) {
 			d.outcome, d.reason = outcomeInvalid, "classification change to an unknown level"
 		}
 	default:

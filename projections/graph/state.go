@@ -1,9 +1,12 @@
 package graph
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/heimdallhub/heimdall/events"
@@ -202,32 +205,61 @@ func (r RelationState) Equal(o RelationState) bool {
 		r.Attributes.Equal(o.Attributes) && r.Classification == o.Classification
 }
 
-// Classification levels, lowest first. A string that is none of them (or is
-// empty) ranks above TOP SECRET: what the policy does not name is treated as
-// the highest classification.
-var classificationLevels = []string{"UNCLASSIFIED", "CONFIDENTIAL", "SECRET", "TOP SECRET"}
+// DefaultLevels are the classification levels unless SetLevels says
+// otherwise, lowest first.
+var DefaultLevels = []string{"UNCLASSIFIED", "CONFIDENTIAL", "SECRET", "TOP SECRET"}
+
+// levels holds the configured levels (a []string), lowest first. A string
+// that is none of them (or is empty) ranks above the highest: what the
+// policy does not name is treated as the highest classification.
+var levels atomic.Value
+
+func init() { levels.Store(slices.Clone(DefaultLevels)) }
+
+func currentLevels() []string { return levels.Load().([]string) }
+
+// SetLevels configures the classification levels, lowest first (every
+// process of a deployment must use the same, before it reads or projects
+// anything). Names are upper-cased; they must be distinct and non-empty.
+func SetLevels(ls []string) error {
+	if len(ls) == 0 {
+		return errors.New("classification levels: none given")
+	}
+	out := make([]string, 0, len(ls))
+	for _, l := range ls {
+		n := strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(l)), "_", " ")
+		if n == "" || slices.Contains(out, n) {
+			return fmt.Errorf("classification levels: %q is empty or given twice", l)
+		}
+		out = append(out, n)
+	}
+	levels.Store(out)
+	return nil
+}
 
 // Levels returns the classification levels, lowest first.
-func Levels() []string { return append([]string(nil), classificationLevels...) }
+func Levels() []string { return slices.Clone(currentLevels()) }
 
 // NormalizeClassification returns the canonical spelling of a known level
 // (case, surrounding space and an underscore for the space are forgiven), or
 // s unchanged.
 func NormalizeClassification(s string) string {
 	n := strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(s)), "_", " ")
-	if slices.Contains(classificationLevels, n) {
+	if slices.Contains(currentLevels(), n) {
 		return n
 	}
 	return s
 }
 
-// ClassificationRank orders classifications: 0 for UNCLASSIFIED up to 3 for
-// TOP SECRET, and 4 for anything unknown or empty.
+// ClassificationRank orders classifications: 0 for the lowest level up to
+// len(Levels())-1 for the highest, and len(Levels()) for anything unknown or
+// empty.
 func ClassificationRank(s string) int {
-	if i := slices.Index(classificationLevels, NormalizeClassification(s)); i >= 0 {
+	ls := currentLevels()
+	if i := slices.Index(ls, NormalizeClassification(s)); i >= 0 {
 		return i
 	}
-	return len(classificationLevels)
+	return len(ls)
 }
 
 // HigherClassification returns the higher of a and b, normalised. Two unknown

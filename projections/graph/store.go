@@ -167,10 +167,11 @@ func SeeAll() Visibility { return Visibility{all: true} }
 // empty clearance sees nothing.
 func ClearedFor(clearance string) Visibility {
 	r := ClassificationRank(clearance)
-	if r >= len(classificationLevels) {
+	ls := currentLevels()
+	if r >= len(ls) {
 		return Visibility{}
 	}
-	return Visibility{levels: append([]string(nil), classificationLevels[:r+1]...)}
+	return Visibility{levels: slices.Clone(ls[:r+1])}
 }
 
 // Allows reports whether a classification may be seen. An empty or unknown
