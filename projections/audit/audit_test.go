@@ -13,7 +13,9 @@ type memStore struct {
 	next    map[int32]int64
 }
 
-func (m *memStore) Offsets(context.Context, string, []int32) (map[int32]int64, error) { return m.next, nil }
+func (m *memStore) Offsets(context.Context, string, []int32) (map[int32]int64, error) {
+	return m.next, nil
+}
 
 func (m *memStore) Append(_ context.Context, _ string, es []Entry, next map[int32]int64) error {
 	m.entries = append(m.entries, es...)
