@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/heimdallhub/heimdall/commands/appendlog"
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/kafka"
@@ -214,23 +215,7 @@ func auditRotation(ctx context.Context, cfg config.Keys, clientTLS *tls.Config, 
 			Details: []events.AuditDetail{{Name: "master_key_id", Value: rot.MasterKeyID}, {Name: "rewrapped", Value: strconv.Itoa(len(rot.Rewrapped))},
 				{Name: "data_keys", Value: strconv.Itoa(rot.Keys)}}},
 	}
-	return appendAndWait(ctx, p, codec, cfg.AuditTopic, ev)
-}
-
-// appendAndWait appends one event and waits for its acknowledgement.
-func appendAndWait(ctx context.Context, p *kafka.Producer, codec *events.Codec, topic string, ev events.Event) error {
-	b, err := codec.Encode(ev)
-	if err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	p.Append(ctx, topic, []byte(ev.Key), b, map[string]string{"heimdall.event_type": ev.Payload.EventType()}, func(err error) { done <- err })
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return appendlog.All(ctx, p, codec, 30*time.Second, nil, appendlog.Record{Topic: cfg.AuditTopic, Event: ev})
 }
 
 const policyUsage = `usage: heimdall policy <command>

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heimdallhub/heimdall/commands/appendlog"
 	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/pii"
 )
 
 // Errors of the command.
@@ -46,14 +48,10 @@ type Records interface {
 }
 
 // Log appends the audit event; done is called with nil once acknowledged.
-type Log interface {
-	Append(ctx context.Context, topic string, key, value []byte, headers map[string]string, done func(error))
-}
+type Log = appendlog.Log
 
 // Encoder encodes events.
-type Encoder interface {
-	Encode(events.Event) ([]byte, error)
-}
+type Encoder = appendlog.Encoder
 
 // Item names one value.
 type Item struct {
@@ -140,7 +138,7 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) ([]Revealed, error) {
 		audit[i] = events.DecryptionItem{RecordKey: it.Record, Field: it.Field}
 		if !cmd.Allowed {
 			out[i].Outcome, audit[i].Outcome = OutcomeDenied, OutcomeDenied
-			audit[i].DataKeyID = dataKeyID(it.Value)
+			audit[i].DataKeyID = pii.DataKeyID(it.Value)
 			continue
 		}
 		sealed := it.Value
@@ -155,7 +153,7 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) ([]Revealed, error) {
 			}
 			sealed = v
 		}
-		audit[i].DataKeyID = dataKeyID(sealed)
+		audit[i].DataKeyID = pii.DataKeyID(sealed)
 		pt, err := h.open.Decrypt(it.Record, it.Field, sealed)
 		if err != nil {
 			out[i].Outcome, audit[i].Outcome = OutcomeFailed, OutcomeFailed
@@ -205,35 +203,5 @@ func (h *Handler) audit(ctx context.Context, cmd Command, items []events.Decrypt
 		PolicyVersion:  "",
 		Payload:        events.DecryptionAudited{Purpose: strings.ToValidUTF8(purpose, ""), Items: items},
 	}
-	value, err := h.enc.Encode(ev)
-	if err != nil {
-		return err
-	}
-	headers := map[string]string{"heimdall.event_type": ev.Payload.EventType()}
-	for k, v := range cmd.Headers {
-		headers[k] = v
-	}
-	ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
-	defer cancel()
-	done := make(chan error, 1)
-	h.log.Append(ctx, h.opts.AuditTopic, []byte(ev.Key), value, headers, func(err error) { done <- err })
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// dataKeyID is the data key id of a sealed value, or "".
-func dataKeyID(v string) string {
-	for _, p := range []string{"enc:v1:", "tok:v1:"} {
-		if rest, ok := strings.CutPrefix(v, p); ok {
-			id, _, _ := strings.Cut(rest, ":")
-			if len(id) <= 64 {
-				return id
-			}
-		}
-	}
-	return ""
+	return appendlog.All(ctx, h.log, h.enc, h.opts.Timeout, cmd.Headers, appendlog.Record{Topic: h.opts.AuditTopic, Event: ev})
 }

@@ -152,12 +152,14 @@ func (e *Engine) Decrypt(recordKey, field, sealed string) (string, error) {
 // (something Decrypt can open).
 func Sealed(v string) bool { return strings.HasPrefix(v, "enc:v1:") || strings.HasPrefix(v, "tok:v1:") }
 
-// DataKeyID returns the data key id of a sealed value, or "".
+// DataKeyID returns the data key id of a sealed value, or "" (also for an
+// id longer than 64 bytes: no data key has one).
 func DataKeyID(v string) string {
 	for _, p := range []string{"enc:v1:", "tok:v1:"} {
 		if rest, ok := strings.CutPrefix(v, p); ok {
-			id, _, _ := strings.Cut(rest, ":")
-			return id
+			if id, _, _ := strings.Cut(rest, ":"); len(id) <= 64 {
+				return id
+			}
 		}
 	}
 	return ""
