@@ -265,3 +265,62 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestEnrichmentEventsRoundTrip(t *testing.T) {
+	c, err := NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 28, 5, 0, 0, 0, time.UTC)
+	subject := Endpoint{Key: "ipv4-addr--x", Kind: "ipv4-addr", Value: "192.0.2.1"}
+	payloads := []Payload{
+		EnrichmentRecorded{
+			Provider: "maxmind", ProviderType: "geoip", Subject: subject, JobID: "job-1",
+			RequestedAt: at, CompletedAt: at.Add(time.Second), TTLSeconds: 86400, Outcome: EnrichmentOK,
+			Attempts: 1, DataVersion: "GeoLite2-ASN@1",
+			Attributes: []Attribute{{Name: "asn", Value: "64500"}},
+			Relations: []EnrichmentRelation{{RelationType: "BELONGS_TO", Key: "relationship--r", Source: subject,
+				Target: Endpoint{Key: "autonomous-system--a", Kind: "autonomous-system", Value: "64500"}, Attributes: []Attribute{}}},
+			Vector: []float32{0.25, -1},
+		},
+		EnrichmentRecorded{
+			Provider: "rep", ProviderType: "http", Subject: subject, JobID: "job-2",
+			RequestedAt: at, CompletedAt: at, TTLSeconds: 60, Outcome: EnrichmentFailed,
+			ErrorClass: "timeout", ErrorReason: "the call timed out", Attempts: 4,
+			Attributes: []Attribute{}, Relations: []EnrichmentRelation{}, Vector: []float32{},
+		},
+		EnrichmentRequested{Subject: subject, Providers: []string{"maxmind"}, Reason: "stale"},
+	}
+	for _, p := range payloads {
+		e := sampleEvent()
+		e.Type = p.EventType()
+		e.Payload = p
+		b, err := c.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch w := p.(type) {
+		case EnrichmentRecorded:
+			g := got.Payload.(EnrichmentRecorded)
+			if g.Provider != w.Provider || g.Subject != w.Subject || g.Outcome != w.Outcome || g.ErrorClass != w.ErrorClass ||
+				!g.ExpiresAt().Equal(w.ExpiresAt()) || len(g.Relations) != len(w.Relations) || len(g.Vector) != len(w.Vector) ||
+				g.Attempts != w.Attempts || !g.RequestedAt.Equal(w.RequestedAt) {
+				t.Fatalf("payload mismatch:\nwant %+v\ngot  %+v", w, g)
+			}
+			for i := range w.Vector {
+				if g.Vector[i] != w.Vector[i] {
+					t.Fatalf("vector mismatch: %v vs %v", g.Vector, w.Vector)
+				}
+			}
+		case EnrichmentRequested:
+			g := got.Payload.(EnrichmentRequested)
+			if g.Subject != w.Subject || len(g.Providers) != 1 || g.Reason != w.Reason {
+				t.Fatalf("payload mismatch:\nwant %+v\ngot  %+v", w, g)
+			}
+		}
+	}
+}

@@ -15,6 +15,10 @@ const (
 	TypeClassificationChanged = "classification.changed"
 	// TypeRetractionRequested retracts an ingest batch or a source.
 	TypeRetractionRequested = "retraction.requested"
+	// TypeEnrichmentRecorded is one provider's answer about one observable.
+	TypeEnrichmentRecorded = "enrichment.recorded"
+	// TypeEnrichmentRequested asks for a record to be enriched again.
+	TypeEnrichmentRequested = "enrichment.requested"
 	// TypeAuditRecorded records a write on the audit topic.
 	TypeAuditRecorded = "audit.recorded"
 	// TypeDecryptionAudited records a request to decrypt sealed values.

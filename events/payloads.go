@@ -122,6 +122,61 @@ type AuditDetail struct {
 // EventType implements Payload.
 func (AuditRecorded) EventType() string { return TypeAuditRecorded }
 
+// Enrichment outcomes.
+const (
+	EnrichmentOK       = "ok"
+	EnrichmentNotFound = "not_found"
+	EnrichmentFailed   = "failed"
+)
+
+// EnrichmentRecorded is one provider's answer (or classified failure) about
+// one observable, appended by an enrichment worker.
+type EnrichmentRecorded struct {
+	Provider     string               `avro:"provider"`
+	ProviderType string               `avro:"provider_type"`
+	Subject      Endpoint             `avro:"subject"`
+	JobID        string               `avro:"job_id"`
+	RequestedAt  time.Time            `avro:"requested_at"`
+	CompletedAt  time.Time            `avro:"completed_at"`
+	TTLSeconds   int64                `avro:"ttl_seconds"`
+	Outcome      string               `avro:"outcome"`
+	ErrorClass   string               `avro:"error_class"`
+	ErrorReason  string               `avro:"error_reason"`
+	Attempts     int32                `avro:"attempts"`
+	DataVersion  string               `avro:"data_version"`
+	Attributes   []Attribute          `avro:"attributes"`
+	Relations    []EnrichmentRelation `avro:"relations"`
+	Vector       []float32            `avro:"vector"`
+}
+
+// EventType implements Payload.
+func (EnrichmentRecorded) EventType() string { return TypeEnrichmentRecorded }
+
+// ExpiresAt is when the result stops standing.
+func (e EnrichmentRecorded) ExpiresAt() time.Time {
+	return e.CompletedAt.Add(time.Duration(e.TTLSeconds) * time.Second)
+}
+
+// EnrichmentRelation is a relation an enrichment found; one end is the
+// subject.
+type EnrichmentRelation struct {
+	RelationType string      `avro:"relation_type"`
+	Key          string      `avro:"key"`
+	Source       Endpoint    `avro:"source"`
+	Target       Endpoint    `avro:"target"`
+	Attributes   []Attribute `avro:"attributes"`
+}
+
+// EnrichmentRequested asks for a record to be enriched again now.
+type EnrichmentRequested struct {
+	Subject   Endpoint `avro:"subject"`
+	Providers []string `avro:"providers"`
+	Reason    string   `avro:"reason"`
+}
+
+// EventType implements Payload.
+func (EnrichmentRequested) EventType() string { return TypeEnrichmentRequested }
+
 // payloadTypes maps event types to the schema record name and a constructor
 // for the Go value decoded into.
 var payloadTypes = map[string]struct {
@@ -158,6 +213,16 @@ var payloadTypes = map[string]struct {
 		record: "heimdall.events.AuditRecorded",
 		zero:   func() any { return new(AuditRecorded) },
 		deref:  func(v any) Payload { return *v.(*AuditRecorded) },
+	},
+	TypeEnrichmentRecorded: {
+		record: "heimdall.events.EnrichmentRecorded",
+		zero:   func() any { return new(EnrichmentRecorded) },
+		deref:  func(v any) Payload { return *v.(*EnrichmentRecorded) },
+	},
+	TypeEnrichmentRequested: {
+		record: "heimdall.events.EnrichmentRequested",
+		zero:   func() any { return new(EnrichmentRequested) },
+		deref:  func(v any) Payload { return *v.(*EnrichmentRequested) },
 	},
 	TypeDecryptionAudited: {
 		record: "heimdall.events.DecryptionAudited",

@@ -121,6 +121,7 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, sa
 		return err
 	}
 	queueProvenance(&final, g, ch.Provenance)
+	queueEnrichments(&final, g, ch.Enrichments)
 	queueErrors(&final, g, ch.Errors)
 	queueOffsets(&final, g, ch.Offsets)
 	if err := final.send(ctx, tx); err != nil {

@@ -1,8 +1,9 @@
 -- Per-generation tables, created in the schema of the generation's AGE graph
 -- (@graph@ is replaced by its quoted name) right after create_graph, so that
--- drop_graph(name, true) drops a retired generation whole. Layout version 4
+-- drop_graph(name, true) drops a retired generation whole. Layout version 5
 -- (version 1 lacked the endpoint indexes, version 2 the similarity table,
--- version 3 the retractions; upgradeLayout adds them in place).
+-- version 3 the retractions, version 4 the enrichment view; upgradeLayout
+-- adds them in place).
 
 -- Merged state of each vertex; the vertex's properties are derived from it.
 -- An entity known only as a relation endpoint has no times, classification,
@@ -100,3 +101,29 @@ CREATE TABLE IF NOT EXISTS @graph@.retractions (
 );
 CREATE INDEX IF NOT EXISTS provenance_batch ON @graph@.provenance (batch_id);
 CREATE INDEX IF NOT EXISTS provenance_source ON @graph@.provenance (source);
+
+-- The enrichment view: the latest result of each provider about each record
+-- (the later completed_at wins, then the greater event id). attributes is
+-- [{"name", "value"}] without the provider prefix, relations the
+-- relationship keys the result added; embedding is set by embedding
+-- providers (any dimension: exact search only).
+CREATE TABLE IF NOT EXISTS @graph@.enrichments (
+    record_key     text COLLATE "C" NOT NULL,
+    provider       text COLLATE "C" NOT NULL,
+    provider_type  text NOT NULL,
+    job_id         text NOT NULL,
+    event_id       uuid NOT NULL,
+    outcome        text NOT NULL,
+    error_class    text NOT NULL,
+    error_reason   text NOT NULL,
+    data_version   text NOT NULL,
+    classification text NOT NULL,
+    attempts       integer NOT NULL,
+    requested_at   timestamptz NOT NULL,
+    completed_at   timestamptz NOT NULL,
+    expires_at     timestamptz NOT NULL,
+    attributes     jsonb NOT NULL,
+    relations      jsonb NOT NULL,
+    embedding      vector,
+    PRIMARY KEY (record_key, provider)
+);

@@ -33,7 +33,7 @@ var layoutSQL string
 // layoutVersion is the version of layout.sql, recorded per generation.
 // Additive changes (indexes) are applied in place to live generations of an
 // older layout by upgradeLayout; anything else needs a rebuild.
-const layoutVersion = 4
+const layoutVersion = 5
 
 // layoutUpgrades holds, per layout version, the additive statements that
 // bring a generation of the previous version up to it (@graph@ as in
@@ -52,7 +52,30 @@ var layoutUpgrades = map[int][]string{
 		`CREATE INDEX IF NOT EXISTS provenance_batch ON @graph@.provenance (batch_id)`,
 		`CREATE INDEX IF NOT EXISTS provenance_source ON @graph@.provenance (source)`,
 	},
+	5: {enrichmentsTable},
 }
+
+// enrichmentsTable is the enrichment view (layout version 5).
+const enrichmentsTable = `CREATE TABLE IF NOT EXISTS @graph@.enrichments (
+    record_key     text COLLATE "C" NOT NULL,
+    provider       text COLLATE "C" NOT NULL,
+    provider_type  text NOT NULL,
+    job_id         text NOT NULL,
+    event_id       uuid NOT NULL,
+    outcome        text NOT NULL,
+    error_class    text NOT NULL,
+    error_reason   text NOT NULL,
+    data_version   text NOT NULL,
+    classification text NOT NULL,
+    attempts       integer NOT NULL,
+    requested_at   timestamptz NOT NULL,
+    completed_at   timestamptz NOT NULL,
+    expires_at     timestamptz NOT NULL,
+    attributes     jsonb NOT NULL,
+    relations      jsonb NOT NULL,
+    embedding      vector,
+    PRIMARY KEY (record_key, provider)
+)`
 
 // MinAGEVersion is the oldest Apache AGE this package is tested with.
 const MinAGEVersion = "1.5.0"

@@ -31,6 +31,8 @@ const (
 	outcomeIgnoredNoData // an empty record (for example a tombstone)
 	outcomeClassified    // a classification.changed event
 	outcomeRetraction    // a retraction.requested event
+	outcomeEnrichment    // an enrichment.recorded event
+	outcomeIgnored       // an event the graph has no use for (enrichment.requested)
 )
 
 // decoded is one log record after decoding and validation.
@@ -75,6 +77,13 @@ func decodeRecord(codec *events.Codec, r events.LogRecord) decoded {
 		}
 	case events.IngestRejected:
 		d.outcome = outcomeRejected
+	case events.EnrichmentRequested:
+		d.outcome = outcomeIgnored
+	case events.EnrichmentRecorded:
+		d.outcome = outcomeEnrichment
+		if reason := validateEnrichment(e, p); reason != "" {
+			d.outcome, d.reason = outcomeInvalid, reason
+		}
 	case events.RetractionRequested:
 		d.outcome = outcomeRetraction
 		if reason := validateEnvelope(e); reason != "" {
@@ -193,6 +202,50 @@ func validateRelation(e events.Event, p events.RelationObserved) string {
 	return validateAttributes(p.Attributes)
 }
 
+func validateEnrichment(e events.Event, p events.EnrichmentRecorded) string {
+	if r := validateEnvelope(e); r != "" {
+		return r
+	}
+	if p.Subject.Key != e.Key {
+		return "enrichment subject is not the record key"
+	}
+	if p.Provider == "" || !storableText(p.Provider) || !storableText(p.ProviderType) || !storableText(p.JobID) ||
+		!storableText(p.Outcome) || !storableText(p.ErrorClass) || !storableText(p.ErrorReason) || !storableText(p.DataVersion) {
+		return "enrichment provider, job, outcome or error is empty or not valid UTF-8 text without NUL"
+	}
+	if p.Subject.Kind == "" || !storableText(p.Subject.Kind) || !storableText(p.Subject.Value) {
+		return "enrichment subject is not valid UTF-8 text without NUL"
+	}
+	if !storableTime(p.RequestedAt) || !storableTime(p.CompletedAt) || !storableTime(p.ExpiresAt()) {
+		return "enrichment times are outside years 1 to 9999"
+	}
+	for _, r := range p.Relations {
+		if !ValidEdgeLabel(r.RelationType) {
+			return "an enrichment relation type is not a valid edge label"
+		}
+		if r.Source.Key != p.Subject.Key && r.Target.Key != p.Subject.Key {
+			return "an enrichment relation does not touch its subject"
+		}
+		for _, ep := range []events.Endpoint{r.Source, r.Target} {
+			if ep.Key == "" || len(ep.Key) > MaxKeyBytes || ep.Kind == "" || !storableText(ep.Key) || !storableText(ep.Kind) || !storableText(ep.Value) {
+				return "an enrichment relation endpoint is empty, too long or not valid UTF-8 text"
+			}
+		}
+		if r.Key == "" || len(r.Key) > MaxKeyBytes || !storableText(r.Key) {
+			return "an enrichment relation key is empty, too long or not valid UTF-8 text"
+		}
+		if reason := validateAttributes(r.Attributes); reason != "" {
+			return reason
+		}
+	}
+	for _, v := range p.Vector {
+		if v != v || v > 3.4e38 || v < -3.4e38 {
+			return "an enrichment vector holds a value that is not finite"
+		}
+	}
+	return validateAttributes(p.Attributes)
+}
+
 func validateAttributes(as []events.Attribute) string {
 	for _, a := range as {
 		if !storableText(a.Name) || !storableText(a.Value) {
@@ -239,6 +292,15 @@ func labelsOf(ds []decoded) (vertex, edge []string) {
 				vs[VertexLabel(p.Target.Kind)] = true
 				es[p.RelationType] = true
 			}
+		case events.EnrichmentRecorded:
+			if d.outcome == outcomeEnrichment {
+				vs[VertexLabel(p.Subject.Kind)] = true
+				for _, r := range p.Relations {
+					vs[VertexLabel(r.Source.Kind)] = true
+					vs[VertexLabel(r.Target.Kind)] = true
+					es[r.RelationType] = true
+				}
+			}
 		}
 	}
 	for l := range vs {
@@ -255,7 +317,7 @@ func labelsOf(ds []decoded) (vertex, edge []string) {
 // planStats counts what one planned batch did.
 type planStats struct {
 	entities, relations, replayed, rejected, unknown, undecodable, invalid, invalidLabel, empty, classified int64
-	retractions, retracted                                                                                  int64
+	retractions, retracted, enrichments, ignored                                                            int64
 	warnings                                                                                                []decoded
 }
 
@@ -289,6 +351,7 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 	ch := &Changes{Offsets: map[TopicPartition]int64{}, Provenance: make([]ProvenanceRecord, 0, len(ds))}
 	entities := make(map[string]EntityState, len(ds))
 	relations := make(map[string]RelationState, len(ds)/2)
+	enrichments := map[[2]string]EnrichmentResult{}
 	type provKey struct {
 		key string
 		id  [16]byte
@@ -314,7 +377,7 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 		if n, ok := ch.Offsets[d.tp]; !ok || d.offset+1 > n {
 			ch.Offsets[d.tp] = d.offset + 1
 		}
-		if (d.outcome == outcomeEntity || d.outcome == outcomeRelation) && gone(d.event) {
+		if (d.outcome == outcomeEntity || d.outcome == outcomeRelation || d.outcome == outcomeEnrichment) && gone(d.event) {
 			st.retracted++
 			continue
 		}
@@ -365,6 +428,18 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 				relations[r.Key] = r
 			}
 			addProv(e, e.RecordedAt)
+		case outcomeEnrichment:
+			st.enrichments++
+			e, p := d.event, d.event.Payload.(events.EnrichmentRecorded)
+			addEnrichment(e, p, entities, relations, enrichments)
+			addProv(e, p.CompletedAt)
+			for _, r := range p.Relations {
+				re := e
+				re.Key = r.Key
+				addProv(re, p.CompletedAt)
+			}
+		case outcomeIgnored:
+			st.ignored++
 		case outcomeRejected:
 			st.rejected++
 		case outcomeUnknown:
@@ -390,6 +465,15 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 		ch.Entities = append(ch.Entities, s)
 	}
 	slices.SortFunc(ch.Entities, func(a, b EntityState) int { return strings.Compare(a.Key, b.Key) })
+	for _, r := range enrichments {
+		ch.Enrichments = append(ch.Enrichments, r)
+	}
+	slices.SortFunc(ch.Enrichments, func(a, b EnrichmentResult) int {
+		if c := strings.Compare(a.RecordKey, b.RecordKey); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Provider, b.Provider)
+	})
 	ch.Relations = make([]RelationState, 0, len(relations))
 	for _, r := range relations {
 		ch.Relations = append(ch.Relations, r)

@@ -249,6 +249,8 @@ type Stats struct {
 	Invalid           int64 // events that cannot be stored, recorded and skipped
 	InvalidEdgeLabels int64 // relation types that are not valid edge labels, recorded and skipped
 	Empty             int64 // records without a value, recorded and skipped
+	EnrichmentEvents  int64 // enrichment.recorded events applied
+	Ignored           int64 // events the graph has no use for (enrichment.requested)
 	CommittedBatches  int64 // batches committed
 	CommittedRecords  int64 // records in committed batches
 }
@@ -258,7 +260,7 @@ func (p *Projector) Stats() Stats { return p.counts.snapshot() }
 
 type counters struct {
 	entities, relations, replayed, rejected, unknown, undecodable, invalid, invalidLabel, empty atomic.Int64
-	batches, records                                                                            atomic.Int64
+	batches, records, enrichments, ignored                                                      atomic.Int64
 }
 
 func (c *counters) add(st planStats) {
@@ -271,8 +273,10 @@ func (c *counters) add(st planStats) {
 	c.invalid.Add(st.invalid)
 	c.invalidLabel.Add(st.invalidLabel)
 	c.empty.Add(st.empty)
+	c.enrichments.Add(st.enrichments)
+	c.ignored.Add(st.ignored)
 	c.batches.Add(1)
-	c.records.Add(st.entities + st.relations + st.classified + st.retractions + st.retracted + st.replayed + st.rejected + st.unknown + st.undecodable + st.invalid + st.invalidLabel + st.empty)
+	c.records.Add(st.entities + st.relations + st.classified + st.retractions + st.retracted + st.replayed + st.rejected + st.unknown + st.undecodable + st.invalid + st.invalidLabel + st.empty + st.enrichments + st.ignored)
 }
 
 func (c *counters) snapshot() Stats {
@@ -280,6 +284,7 @@ func (c *counters) snapshot() Stats {
 		EntityEvents: c.entities.Load(), RelationEvents: c.relations.Load(), Replayed: c.replayed.Load(),
 		Rejected: c.rejected.Load(), Unknown: c.unknown.Load(), Undecodable: c.undecodable.Load(),
 		Invalid: c.invalid.Load(), InvalidEdgeLabels: c.invalidLabel.Load(), Empty: c.empty.Load(),
+		EnrichmentEvents: c.enrichments.Load(), Ignored: c.ignored.Load(),
 		CommittedBatches: c.batches.Load(), CommittedRecords: c.records.Load(),
 	}
 }

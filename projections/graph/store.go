@@ -102,6 +102,10 @@ type Changes struct {
 	Offsets map[TopicPartition]int64
 	// Retractions are applied after everything else of the batch.
 	Retractions []Retraction
+	// Enrichments are the latest enrichment results of the batch, one per
+	// (record key, provider), sorted by both; the store keeps the later of
+	// a stored and a new one (EnrichmentResult.Later).
+	Enrichments []EnrichmentResult
 }
 
 // Retraction removes what one batch or source contributed.
