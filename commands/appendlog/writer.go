@@ -76,3 +76,14 @@ func (w *Writer) Write(ctx context.Context, headers map[string]string, change, a
 	return All(ctx, w.log, w.enc, w.opts.Timeout, headers,
 		Record{Topic: w.opts.EventsTopic, Event: change}, Record{Topic: w.opts.AuditTopic, Event: audit})
 }
+
+// EventsTopic is the events topic the writer appends changes to.
+func (w *Writer) EventsTopic() string { return w.opts.EventsTopic }
+
+// AuditTopic is the audit topic.
+func (w *Writer) AuditTopic() string { return w.opts.AuditTopic }
+
+// Append appends records and waits for every acknowledgement.
+func (w *Writer) Append(ctx context.Context, headers map[string]string, recs ...Record) error {
+	return All(ctx, w.log, w.enc, w.opts.Timeout, headers, recs...)
+}

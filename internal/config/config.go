@@ -21,6 +21,7 @@ const (
 	ComponentAPI       = "api"
 	ComponentIngest    = "ingest"
 	ComponentProjector = "projector"
+	ComponentEnricher  = "enricher"
 )
 
 // Config is Heimdall's whole configuration.
@@ -38,6 +39,7 @@ type Config struct {
 	OIDC     OIDC
 	Ingest   Ingest
 	Project  Projector
+	Enrich   Enrich
 	PII      PII
 	Access   Access
 	// Levels are the classification levels, lowest first.
@@ -102,6 +104,19 @@ type Projector struct {
 	Workers   int
 }
 
+// Enrich configures the enrichment worker.
+type Enrich struct {
+	// ProvidersFile is the providers' YAML (package
+	// internal/enrichment/providers); required by the enricher.
+	ProvidersFile string
+	MaxBacklog    int
+	// WorkerID names this worker instance in the job table; stable across
+	// restarts (default: host name and peer id).
+	WorkerID     string
+	Lease        time.Duration
+	RecoverEvery time.Duration
+}
+
 // PII configures the personal-data layer. Keys are parsed and checked by
 // Load; their formatting never prints key material.
 type PII struct {
@@ -135,7 +150,12 @@ type Var struct {
 var Vars = []Var{
 	{"HEIMDALL_PEER_ID", "local", "Stable id of this Heimdall instance (origin peer of the events it writes)."},
 	{"HEIMDALL_LOG_LEVEL", "info", "debug, info, warn or error."},
-	{"HEIMDALL_COMPONENTS", "api,ingest,projector", "Components `heimdall serve` runs in this process."},
+	{"HEIMDALL_COMPONENTS", "api,ingest,projector", "Components `heimdall serve` runs in this process: api, ingest, projector, enricher."},
+	{"HEIMDALL_ENRICH_PROVIDERS", "", "YAML file of the enrichment providers (required by the enricher component; see the README)."},
+	{"HEIMDALL_ENRICH_MAX_BACKLOG", "10000", "Pending enrichment jobs at which the enrichment consumer pauses."},
+	{"HEIMDALL_ENRICH_WORKER_ID", "", "Stable id of this enrichment worker in the job table (default: host name and peer id)."},
+	{"HEIMDALL_ENRICH_LEASE", "5m", "How long a claimed enrichment job is reserved; longer than a call with all its retries."},
+	{"HEIMDALL_ENRICH_RECOVER_EVERY", "1m", "How often enrichment jobs with an ended lease are put back."},
 	{"HEIMDALL_HTTP_ADDR", "127.0.0.1:8443", "HTTPS listen address of the API."},
 	{"HEIMDALL_TLS_CERT_FILE", "", "PEM certificate (chain) of the API; must be CA-signed, not self-signed."},
 	{"HEIMDALL_TLS_KEY_FILE", "", "PEM private key of the API certificate."},
@@ -225,6 +245,13 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			BatchSize: r.intRange("HEIMDALL_PROJECTOR_BATCH_SIZE", 1, 1_000_000),
 			Workers:   r.intRange("HEIMDALL_PROJECTOR_WORKERS", 1, 64),
 		},
+		Enrich: Enrich{
+			ProvidersFile: r.str("HEIMDALL_ENRICH_PROVIDERS"),
+			MaxBacklog:    r.intRange("HEIMDALL_ENRICH_MAX_BACKLOG", 1, 100_000_000),
+			WorkerID:      r.str("HEIMDALL_ENRICH_WORKER_ID"),
+			Lease:         r.duration("HEIMDALL_ENRICH_LEASE"),
+			RecoverEvery:  r.duration("HEIMDALL_ENRICH_RECOVER_EVERY"),
+		},
 		ShutdownTimeout: r.duration("HEIMDALL_SHUTDOWN_TIMEOUT"),
 		OTLPTracesURL:   r.str("HEIMDALL_OTLP_TRACES_URL"),
 		PII: PII{
@@ -249,7 +276,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		r.errs = append(r.errs, fmt.Errorf("HEIMDALL_ROLE_GRANTS: %w", err))
 	}
 	c.Access.Grants = grants
-	if c.Runs(ComponentAPI) || c.Runs(ComponentIngest) {
+	if c.Enrich.WorkerID == "" {
+		host, _ := os.Hostname()
+		c.Enrich.WorkerID = host + "/" + c.PeerID
+	}
+	if c.Runs(ComponentAPI) || c.Runs(ComponentIngest) || c.Runs(ComponentEnricher) {
 		r.piiKeys(&c.PII)
 	}
 	errs := r.errs
@@ -327,9 +358,19 @@ func (c Config) validate() []error {
 	}
 	for _, x := range c.Components {
 		switch x {
-		case ComponentAPI, ComponentIngest, ComponentProjector:
+		case ComponentAPI, ComponentIngest, ComponentProjector, ComponentEnricher:
 		default:
-			bad("HEIMDALL_COMPONENTS", "unknown component %q (want api, ingest, projector)", x)
+			bad("HEIMDALL_COMPONENTS", "unknown component %q (want api, ingest, projector, enricher)", x)
+		}
+	}
+	if c.Runs(ComponentEnricher) {
+		if c.Enrich.ProvidersFile == "" {
+			bad("HEIMDALL_ENRICH_PROVIDERS", "required by the enricher component")
+		} else if _, err := os.Stat(c.Enrich.ProvidersFile); err != nil {
+			bad("HEIMDALL_ENRICH_PROVIDERS", "cannot read file %s", c.Enrich.ProvidersFile)
+		}
+		if c.Enrich.Lease <= 0 || c.Enrich.RecoverEvery <= 0 {
+			bad("HEIMDALL_ENRICH_LEASE/HEIMDALL_ENRICH_RECOVER_EVERY", "must be positive")
 		}
 	}
 	if c.ServesHTTP() {

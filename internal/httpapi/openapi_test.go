@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heimdallhub/heimdall/commands/classify"
+	"github.com/heimdallhub/heimdall/commands/enrich"
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/commands/retract"
 	"github.com/heimdallhub/heimdall/commands/reveal"
@@ -93,6 +94,14 @@ type noDecrypt struct{}
 
 func (noDecrypt) Handle(context.Context, reveal.Command) ([]reveal.Revealed, error) { return nil, nil }
 
+type noEnrich struct{}
+
+func (noEnrich) Handle(context.Context, enrich.Request) ([]string, error) { return nil, nil }
+
+func (noEnrich) Enrichments(context.Context, string, graph.Visibility) ([]graphstore.EnrichmentView, error) {
+	return nil, graph.ErrNotFound
+}
+
 type noVerifier struct{}
 
 func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
@@ -103,7 +112,7 @@ func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
 func fullServer() *Server {
 	return New(Options{
 		Logger: telemetry.NewLogger(io.Discard, "error"), Registry: prometheus.NewRegistry(), Verifier: noVerifier{},
-		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Classify: noClassify{}, Records: noGraph{}, Retract: noRetract{}, Cypher: noCypher{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Ready: map[string]func(context.Context) error{},
+		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Classify: noClassify{}, Records: noGraph{}, Retract: noRetract{}, Cypher: noCypher{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Enrich: noEnrich{}, EnrichmentViews: noEnrich{}, Ready: map[string]func(context.Context) error{},
 	})
 }
 

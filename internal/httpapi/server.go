@@ -70,6 +70,13 @@ type Options struct {
 	// Decrypt serves POST /v1/decrypt to callers with the decrypt
 	// permission (others are refused, and audited).
 	Decrypt Decrypter
+	// Enrich serves POST /v1/enrichments to callers with the ingest
+	// permission (with Entities); EnrichProviders, when set, are the
+	// provider names it accepts.
+	Enrich          Enricher
+	EnrichProviders []string
+	// EnrichmentViews serves GET /v1/entities/{key}/enrichments.
+	EnrichmentViews EnrichmentReader
 	// RBAC maps token claims to permissions and clearance.
 	RBAC rbac.Config
 }
@@ -152,6 +159,12 @@ func New(o Options) *Server {
 	}
 	if o.Decrypt != nil {
 		v1.POST("/decrypt", s.decrypt)
+	}
+	if o.Enrich != nil && o.Entities != nil {
+		v1.POST("/enrichments", s.requestEnrichment, require(rbac.Ingest))
+	}
+	if o.EnrichmentViews != nil {
+		v1.GET("/entities/:key/enrichments", s.enrichments, require(rbac.Read))
 	}
 	return s
 }
