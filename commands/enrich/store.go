@@ -17,6 +17,7 @@ type Candidate struct {
 	RequestedAt    time.Time
 	Force          bool      // ignore a fresh result (an enrichment.requested event)
 	Cause          uuid.UUID // the event that caused it
+	TraceParent    string    // W3C trace context of the record that caused it
 }
 
 // Completion is a result of a provider about a record, from the log or just
@@ -63,8 +64,9 @@ type Job struct {
 	Subject        events.Endpoint
 	Classification string
 	RequestedAt    time.Time
-	Claims         int // times claimed, this one included
-	Deferrals      int // times put back while the provider's breaker was open
+	Claims         int    // times claimed, this one included
+	Deferrals      int    // times put back while the provider's breaker was open
+	TraceParent    string // W3C trace context of the record that caused it
 }
 
 // Store is the worker's durable state: consumer offsets, the job table (the

@@ -10,6 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/heimdallhub/heimdall/commands/appendlog"
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/enrichment"
@@ -73,8 +78,9 @@ type Options struct {
 	Clock         *events.Clock
 	Metrics       *Metrics
 	Logger        *slog.Logger
-	// Headers returns headers for an appended result (trace context).
-	Headers func(ctx context.Context) map[string]string
+	// Tracer records a span per job, a child of the trace of the record
+	// that caused it; the appended result carries it on (traceparent).
+	Tracer trace.Tracer
 }
 
 // Worker is the enrichment worker. It implements the Kafka consumer
@@ -96,6 +102,8 @@ type Worker struct {
 	backlog int64
 	counts  Stats
 }
+
+var traceContext = propagation.TraceContext{}
 
 // ErrConfig reports an incomplete worker configuration.
 var ErrConfig = errors.New("enrichment worker configuration")
@@ -173,8 +181,8 @@ func New(store Store, log Log, codec *events.Codec, ends EndOffsets, providers [
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Headers == nil {
-		o.Headers = func(context.Context) map[string]string { return nil }
+	if o.Tracer == nil {
+		o.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	w.opts = o
 	w.started = w.now()
@@ -218,6 +226,9 @@ func (w *Worker) Handle(ctx context.Context, records []events.LogRecord) error {
 			continue
 		}
 		cs, comp := planRecord(w.idx, e, seen, pub)
+		for i := range cs {
+			cs[i].TraceParent = r.Headers["traceparent"]
+		}
 		if len(cs) == 0 && comp == nil {
 			continue
 		}
@@ -371,6 +382,13 @@ func (w *Worker) dispatch(ctx context.Context, s *providerSpec) {
 // shutdown) back to pending.
 func (w *Worker) process(ctx context.Context, s *providerSpec, job Job) {
 	log := w.opts.Logger.With("provider", s.name, "job", job.ID)
+	if sc := trace.SpanContextFromContext(traceContext.Extract(ctx, propagation.MapCarrier{"traceparent": job.TraceParent})); sc.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	ctx, span := w.opts.Tracer.Start(ctx, "enrich "+s.name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("heimdall.provider", s.name), attribute.String("heimdall.provider_type", s.provider.Type()),
+			attribute.String("heimdall.job_id", job.ID), attribute.Int("heimdall.claims", job.Claims)))
+	defer span.End()
 	var (
 		res      enrichment.Result
 		err      error
@@ -403,11 +421,15 @@ func (w *Worker) process(ctx context.Context, s *providerSpec, job Job) {
 	}
 	completed := w.now()
 	p := payload(s, job, res, err, attempts.Load(), completed, w.opts.Scrub)
+	span.SetAttributes(attribute.String("heimdall.outcome", p.Outcome), attribute.String("heimdall.error_class", p.ErrorClass),
+		attribute.Int("heimdall.attempts", int(p.Attempts)))
+	headers := map[string]string{"heimdall.request_id": job.ID}
+	traceContext.Inject(ctx, propagation.MapCarrier(headers))
 	e := w.envelope(s, job)
 	e.ID = events.DeterministicID(job.RequestedAt, "enrichment.recorded", job.ID)
 	e.Key = job.Subject.Key
 	e.Payload = p
-	if err := appendlog.All(ctx, w.log, w.enc, w.opts.AppendTimeout, w.opts.Headers(ctx),
+	if err := appendlog.All(ctx, w.log, w.enc, w.opts.AppendTimeout, headers,
 		appendlog.Record{Topic: w.opts.EventsTopic, Event: e}); err != nil {
 		// The result may or may not be in the log: the job stays in flight
 		// and recovery decides once the consumer has read past it.

@@ -42,8 +42,10 @@ CREATE TABLE IF NOT EXISTS heimdall_enrich.jobs (
 	deferrals      integer NOT NULL DEFAULT 0,
 	owner          text,
 	claimed_at     timestamptz,
-	lease_until    timestamptz
+	lease_until    timestamptz,
+	traceparent    text NOT NULL DEFAULT ''
 );
+ALTER TABLE heimdall_enrich.jobs ADD COLUMN IF NOT EXISTS traceparent text NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_open ON heimdall_enrich.jobs (provider, record_key);
 CREATE INDEX IF NOT EXISTS jobs_ready ON heimdall_enrich.jobs (provider, not_before) WHERE state = 'pending';
 -- The latest result per record and provider.
@@ -170,10 +172,10 @@ func enqueue(ctx context.Context, tx pgx.Tx, c enrich.Candidate, now time.Time) 
 	}
 	id := events.DeterministicID(now, "enrichment.job", c.Provider, c.Subject.Key, c.Cause.String()).String()
 	tag, err := tx.Exec(ctx, `INSERT INTO heimdall_enrich.jobs
-			(id, provider, record_key, kind, value, classification, requested_at, created_at, force, not_before)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8)
+			(id, provider, record_key, kind, value, classification, requested_at, created_at, force, not_before, traceparent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $10)
 		ON CONFLICT DO NOTHING`,
-		id, c.Provider, c.Subject.Key, c.Subject.Kind, c.Subject.Value, c.Classification, c.RequestedAt, now, c.Force)
+		id, c.Provider, c.Subject.Key, c.Subject.Kind, c.Subject.Value, c.Classification, c.RequestedAt, now, c.Force, c.TraceParent)
 	if err != nil {
 		return "", err
 	}
@@ -207,7 +209,7 @@ func (s *Store) Claim(ctx context.Context, provider, owner string, n int, now ti
 		WHERE id IN (SELECT id FROM heimdall_enrich.jobs
 			WHERE provider = $1 AND state = 'pending' AND not_before <= $4
 			ORDER BY not_before, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING id, provider, record_key, kind, value, classification, requested_at, claims, deferrals`,
+		RETURNING id, provider, record_key, kind, value, classification, requested_at, claims, deferrals, traceparent`,
 		provider, owner, n, now, now.Add(lease))
 	if err != nil {
 		return nil, fmt.Errorf("claiming enrichment jobs: %w", err)
@@ -215,7 +217,7 @@ func (s *Store) Claim(ctx context.Context, provider, owner string, n int, now ti
 	var out []enrich.Job
 	var j enrich.Job
 	_, err = pgx.ForEachRow(rows, []any{&j.ID, &j.Provider, &j.Subject.Key, &j.Subject.Kind, &j.Subject.Value,
-		&j.Classification, &j.RequestedAt, &j.Claims, &j.Deferrals}, func() error {
+		&j.Classification, &j.RequestedAt, &j.Claims, &j.Deferrals, &j.TraceParent}, func() error {
 		j.RequestedAt = j.RequestedAt.UTC()
 		out = append(out, j)
 		return nil

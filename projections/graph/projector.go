@@ -10,6 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/heimdallhub/heimdall/events"
 )
 
@@ -27,6 +30,7 @@ type Projector struct {
 	log    *slog.Logger
 	fixed  *Generation
 	counts counters
+	tracer trace.Tracer
 
 	mu      sync.Mutex
 	gen     Generation
@@ -117,6 +121,13 @@ func (p *Projector) Handle(ctx context.Context, records []events.LogRecord) erro
 	if err != nil {
 		return err
 	}
+	end := traceSpans(ctx, p.tracer, "graph.project", records, attribute.String("heimdall.graph", gen.Graph))
+	err = p.handle(ctx, gen, records)
+	end(err)
+	return err
+}
+
+func (p *Projector) handle(ctx context.Context, gen Generation, records []events.LogRecord) error {
 	ds := p.decodeAll(records)
 	vl, el := labelsOf(ds)
 	if err := p.store.EnsureLabels(ctx, gen, vl, el); err != nil {
@@ -124,7 +135,7 @@ func (p *Projector) Handle(ctx context.Context, records []events.LogRecord) erro
 	}
 	parts := partitionsOf(ds)
 	var st planStats
-	err = p.store.Apply(ctx, ApplyRequest{
+	err := p.store.Apply(ctx, ApplyRequest{
 		Generation:    gen,
 		RequireActive: p.fixed == nil,
 		Partitions:    parts,
