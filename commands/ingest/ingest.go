@@ -202,6 +202,11 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) (Result, error) {
 	if cmd.Source == "" {
 		cmd.Source = "upload"
 	}
+	// File names are free text the uploader chose (a path may hold a user
+	// name): they reach the log scrubbed, like every other free text.
+	if s, ok := h.opts.PII.(interface{ Scrub(string) string }); ok && cmd.File != "" {
+		cmd.File = s.Scrub(cmd.File)
+	}
 	reader, formatName, closeInput, err := h.openInput(cmd)
 	if err != nil {
 		var f *format.Failure

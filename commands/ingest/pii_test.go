@@ -225,3 +225,28 @@ func TestRejectReasonsAreScrubbed(t *testing.T) {
 		}
 	}
 }
+
+// TestFileNameIsScrubbed: a file name is free text the uploader chose; a
+// user name in its path reaches the log pseudonymised, on every event and
+// reject.
+func TestFileNameIsScrubbed(t *testing.T) {
+	log := &memLog{}
+	h, codec, _ := piiHandler(t, log)
+	c := cmd(`{"dst_ip":"198.51.100.9"}` + "\nbroken\n")
+	c.File = "/home/aliddell/exports/flows.ndjson"
+	if _, err := h.Handle(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, topic := range []string{"ev", "rej"} {
+		for _, e := range decodeAll(t, codec, log.records[topic]) {
+			n++
+			if strings.Contains(e.Provenance.File, "aliddell") || !strings.HasSuffix(e.Provenance.File, "/exports/flows.ndjson") {
+				t.Fatalf("%s event file %q", topic, e.Provenance.File)
+			}
+		}
+	}
+	if n < 2 {
+		t.Fatalf("%d events", n)
+	}
+}
