@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -49,4 +51,38 @@ func (c *apiClient) token() (string, error) {
 		return "", fmt.Errorf("getting an access token: %w", err)
 	}
 	return t.AccessToken, nil
+}
+
+// apiCall sends one JSON request with the tools' client credentials and
+// prints the response body; a non-2xx status is an error.
+func apiCall(ctx context.Context, lookup env, method, path string, body []byte, stdout, stderr io.Writer) error {
+	c, err := newAPIClient(ctx, lookup)
+	if err != nil {
+		return err
+	}
+	tok, err := c.token()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.cfg.APIURL+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("calling the API: %w", err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("reading the API's answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		fmt.Fprintf(stderr, "%s\n", out)
+		return fmt.Errorf("the API answered %s", resp.Status)
+	}
+	_, err = stdout.Write(out)
+	return err
 }

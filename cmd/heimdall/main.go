@@ -44,11 +44,14 @@ func main() {
 const usage = `usage: heimdall <command> [flags]
 
 commands:
-  serve                   run the API, ingest and projector (HEIMDALL_COMPONENTS selects)
+  serve                   run the API, ingest, projector and enricher (HEIMDALL_COMPONENTS selects)
   projector               run the graph projector alone
   projections rebuild     replay the event log into a fresh graph, then switch readers to it
   projections status      show graph generations, counts and offsets
   ingest [flags] FILE...  upload NDJSON files through the API
+  enrich status [-json]   enrichment backlog, results and failures per provider, consumer lag
+  enrich request [-provider NAME]... [-reason TEXT] KEY...
+                          enrich records again now, ignoring TTLs (through the API)
   token                   print an access token for HEIMDALL_CLIENT_ID (for curl)
   key [-personal] KIND VALUE
                           print the canonical key of an observable (-personal: the key
@@ -73,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		return runServe(ctx, args[1:], stderr, lookup, []string{"projector"})
 	case "projections":
 		return runProjections(ctx, args[1:], stdout, stderr, lookup)
+	case "enrich":
+		return runEnrich(ctx, args[1:], stdout, stderr, lookup)
 	case "ingest":
 		return runIngest(ctx, args[1:], stdout, stderr, lookup)
 	case "token":

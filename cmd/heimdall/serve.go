@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/heimdallhub/heimdall/commands/appendlog"
 	"github.com/heimdallhub/heimdall/commands/classify"
+	"github.com/heimdallhub/heimdall/commands/enrich"
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/commands/retract"
 	"github.com/heimdallhub/heimdall/commands/reveal"
@@ -77,6 +79,14 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 		}
 		g.Go(func() error { return auditConsumer.Run(gctx) })
 	}
+	if cfg.Runs(config.ComponentEnricher) {
+		consumer := &kafka.GroupConsumer{
+			Config: w.kafka, Group: enricherGroup(cfg.Kafka.EventsTopic), Topic: cfg.Kafka.EventsTopic,
+			BatchSize: cfg.Project.BatchSize, Handler: w.enricher, Logger: log.With("component", "enricher"),
+		}
+		g.Go(func() error { return consumer.Run(gctx) })
+		g.Go(func() error { return w.enricher.Run(gctx) })
+	}
 	if cfg.ServesHTTP() {
 		g.Go(func() error { return w.server.Serve(gctx, cfg.HTTP.Addr, w.serverTLS, cfg.ShutdownTimeout) })
 	}
@@ -103,17 +113,20 @@ func loadConfig(lookup env, only []string) (config.Config, error) {
 
 // built holds the adapters and components runServe runs.
 type built struct {
-	kafka          kafka.Config
-	producer       *kafka.Producer
-	store          *graphstore.Store
-	projector      *graph.Projector
-	batches        *ingest.Batches
-	pii            *piiLayer
-	audit          *auditstore.Store
-	auditProjector *audit.Projector
-	server         *httpapi.Server
-	serverTLS      *tls.Config
-	closers        []func()
+	kafka           kafka.Config
+	producer        *kafka.Producer
+	store           *graphstore.Store
+	projector       *graph.Projector
+	batches         *ingest.Batches
+	pii             *piiLayer
+	audit           *auditstore.Store
+	enricher        *enrich.Worker
+	enrichProviders []string
+	tracer          *sdktrace.TracerProvider
+	auditProjector  *audit.Projector
+	server          *httpapi.Server
+	serverTLS       *tls.Config
+	closers         []func()
 }
 
 func (b *built) close() {
@@ -135,6 +148,20 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		return nil, fmt.Errorf("loading event schemas: %w", err)
 	}
 	b.kafka = kafka.Config{Brokers: cfg.Kafka.Brokers, TLS: clientTLS, ClientID: "heimdall-" + cfg.PeerID, Logger: log}
+	// Traces: every component continues the trace its input carries (HTTP
+	// traceparent, the traceparent header of Kafka records).
+	tp, err := telemetry.NewTracerProvider(ctx, telemetry.TraceExport{
+		URL: cfg.OTLPTracesURL, TLS: clientTLS, Service: "heimdall", Instance: cfg.PeerID + "/" + strings.Join(cfg.Components, "+"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(ctx) // flushes batched spans
+	})
+	b.tracer = tp
 
 	// Topics first: every component needs them, and creating them is idempotent.
 	admin, err := kafka.NewClient(b.kafka)
@@ -150,7 +177,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 	ready := map[string]func(context.Context) error{
 		"kafka": func(ctx context.Context) error { return admin.Ping(ctx) },
 	}
-	if cfg.Runs(config.ComponentAPI) || cfg.Runs(config.ComponentProjector) {
+	if cfg.Runs(config.ComponentAPI) || cfg.Runs(config.ComponentProjector) || cfg.Runs(config.ComponentEnricher) {
 		b.store, err = graphstore.Open(ctx, cfg.Postgres.URL,
 			graphstore.WithTLSConfig(clientTLS), graphstore.WithLogger(log), graphstore.WithMaxConns(cfg.Postgres.MaxConns))
 		if err != nil {
@@ -171,7 +198,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		}
 	}
 	if cfg.Runs(config.ComponentProjector) {
-		b.projector, err = graph.New(b.store, codec, log)
+		b.projector, err = graph.New(b.store, codec, log, graph.WithTracer(telemetry.Tracer(tp, "projector")))
 		if err != nil {
 			b.close()
 			return nil, err
@@ -185,7 +212,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 
 	// The PII layer: the policy and its keys, for every component that
 	// writes values (ingest) or reveals them (the API's decrypt path).
-	if cfg.Runs(config.ComponentAPI) || cfg.Runs(config.ComponentIngest) {
+	if cfg.Runs(config.ComponentAPI) || cfg.Runs(config.ComponentIngest) || cfg.Runs(config.ComponentEnricher) {
 		b.pii, err = openPII(ctx, cfg.PII, cfg.Postgres, clientTLS)
 		if err != nil {
 			b.close()
@@ -206,6 +233,13 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			defer cancel()
 			b.producer.Close(ctx)
 		})
+	}
+
+	if cfg.Runs(config.ComponentEnricher) {
+		if err := wireEnricher(ctx, b, cfg, codec, reg, admin, log); err != nil {
+			b.close()
+			return nil, err
+		}
 	}
 
 	var ingester httpapi.Ingester
@@ -250,18 +284,6 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}, Timeout: 30 * time.Second}
 		verifier := auth.New(cfg.OIDC.Issuer, cfg.OIDC.Audience, hc, log, auth.WithWaitForRefetch())
 		ready["oidc"] = verifier.Ready
-		tp, err := telemetry.NewTracerProvider(ctx, telemetry.TraceExport{
-			URL: cfg.OTLPTracesURL, TLS: clientTLS, Service: "heimdall", Instance: cfg.PeerID,
-		})
-		if err != nil {
-			b.close()
-			return nil, err
-		}
-		b.closers = append(b.closers, func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = tp.Shutdown(ctx) // flushes batched spans
-		})
 		opts := httpapi.Options{
 			RBAC: rbac.Config{RoleClaims: cfg.Access.RoleClaims, ClearanceClaim: cfg.Access.ClearanceClaim,
 				Grants: cfg.Access.Grants, Levels: graph.Levels()},
@@ -292,6 +314,12 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			}
 			opts.Retract = ret
 			opts.Keys = keyFinder{b.pii.engine}
+			req, err := enrich.NewRequester(b.producer, codec, writes)
+			if err != nil {
+				b.close()
+				return nil, err
+			}
+			opts.Enrich, opts.EnrichmentViews, opts.EnrichProviders = req, b.store, b.enrichProviders
 		}
 		b.server = httpapi.New(opts)
 		// Discover the provider now so the first request does not wait; a

@@ -52,6 +52,21 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
+// init makes every provider's series exist from the start (at zero), so
+// dashboards and alerts see them before the first event.
+func (m *Metrics) init(providers []string) {
+	if m == nil {
+		return
+	}
+	for _, p := range providers {
+		m.enqueued.WithLabelValues(p)
+		m.cacheHits.WithLabelValues(p)
+		m.coalesced.WithLabelValues(p)
+		m.deferrals.WithLabelValues(p)
+		m.backlogG.WithLabelValues(p)
+	}
+}
+
 func (m *Metrics) applied(st ApplyStats, undecodable int) {
 	if m == nil {
 		return

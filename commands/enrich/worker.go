@@ -186,6 +186,7 @@ func New(store Store, log Log, codec *events.Codec, ends EndOffsets, providers [
 	}
 	w.opts = o
 	w.started = w.now()
+	o.Metrics.init(w.Providers())
 	return w, nil
 }
 
