@@ -48,6 +48,10 @@ commands:
   projector               run the graph projector alone
   projections rebuild     replay the event log into a fresh graph, then switch readers to it
   projections status      show graph generations, counts and offsets
+  replay [flags] (-to-topic NAME | -to-file PATH | -dry-run)
+                          re-emit a range of the event log (by time, offsets, key, type,
+                          source, batch) to a topic, or to NDJSON; -h lists the flags
+  topics list|tail        list topics with offsets; decode events live as NDJSON
   ingest [flags] FILE...  upload NDJSON files through the API
   enrich status [-json]   enrichment backlog, results and failures per provider, consumer lag
   enrich request [-provider NAME]... [-reason TEXT] KEY...
@@ -76,6 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		return runServe(ctx, args[1:], stderr, lookup, []string{"projector"})
 	case "projections":
 		return runProjections(ctx, args[1:], stdout, stderr, lookup)
+	case "replay":
+		return runReplay(ctx, args[1:], stdout, stderr, lookup)
+	case "topics":
+		return runTopics(ctx, args[1:], stdout, stderr, lookup)
 	case "enrich":
 		return runEnrich(ctx, args[1:], stdout, stderr, lookup)
 	case "ingest":
