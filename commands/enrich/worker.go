@@ -341,16 +341,19 @@ func (w *Worker) Run(ctx context.Context) error {
 // at a time.
 func (w *Worker) dispatch(ctx context.Context, s *providerSpec) {
 	slots := make(chan struct{}, s.concurrency)
+	freed := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// Claim in batches: wait until half the slots are free (or none is
+	// busy), so one claim query serves several jobs.
+	threshold := max(1, s.concurrency/2)
 	for ctx.Err() == nil {
 		free := s.concurrency - len(slots)
-		if free == 0 {
+		if free < threshold {
 			select {
 			case <-ctx.Done():
 				return
-			case slots <- struct{}{}: // wait for one slot, then give it back
-				<-slots
+			case <-freed:
 			}
 			continue
 		}
@@ -363,6 +366,7 @@ func (w *Worker) dispatch(ctx context.Context, s *providerSpec) {
 			case <-ctx.Done():
 				return
 			case <-s.wake:
+			case <-freed:
 			case <-time.After(w.opts.PollInterval):
 			}
 			continue
@@ -372,7 +376,15 @@ func (w *Worker) dispatch(ctx context.Context, s *providerSpec) {
 			wg.Add(1)
 			s.inFlight.Add(1)
 			go func() {
-				defer func() { <-slots; s.inFlight.Add(-1); wg.Done() }()
+				defer func() {
+					<-slots
+					s.inFlight.Add(-1)
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+					wg.Done()
+				}()
 				w.process(ctx, s, j)
 			}()
 		}

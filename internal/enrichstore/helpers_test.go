@@ -19,7 +19,7 @@ import (
 // testPool returns a pool on a fresh database of the development stack,
 // dropped when the test ends. Integration tests run by default; only
 // -short skips them.
-func testPool(t *testing.T) *pgxpool.Pool {
+func testPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test against the development stack's PostgreSQL (skipped with -short)")
@@ -108,7 +108,7 @@ type handler interface {
 
 // feed consumes the log into h from h's stored offset until ctx ends, in
 // batches of at most batch records.
-func (l *memLog) feed(ctx context.Context, t *testing.T, h handler, batch int) {
+func (l *memLog) feed(ctx context.Context, t testing.TB, h handler, batch int) {
 	offs, err := h.Offsets(ctx, l.topic, []int32{0})
 	if err != nil {
 		t.Error(err)

@@ -2,7 +2,6 @@ package enrichstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -117,30 +116,58 @@ func (s *Store) Apply(ctx context.Context, b enrich.Batch, now time.Time) (enric
 		if _, err := pgx.ForEachRow(rows, []any{&p, &n}, func() error { stored[p] = n; return nil }); err != nil {
 			return err
 		}
+		// Every statement of the batch goes in one round trip.
+		var batch pgx.Batch
+		// What each queued statement group is, in queue order: a
+		// completion (two statements) or a candidate (one row back).
+		type pending struct {
+			provider  string
+			candidate bool
+		}
+		var queued []pending
 		for _, it := range b.Items {
 			if it.Offset < stored[it.Partition] {
 				st.Replayed++
 				continue
 			}
 			for _, c := range it.Completions {
-				if err := complete(ctx, tx, c); err != nil {
-					return err
-				}
+				queueComplete(&batch, c)
+				queued = append(queued, pending{})
 				st.Completed++
 			}
 			for _, c := range it.Candidates {
-				outcome, err := enqueue(ctx, tx, c, now)
-				if err != nil {
+				queueEnqueue(&batch, c, now)
+				queued = append(queued, pending{provider: c.Provider, candidate: true})
+			}
+		}
+		if batch.Len() > 0 {
+			br := tx.SendBatch(ctx, &batch)
+			for _, c := range queued {
+				if !c.candidate {
+					for range 2 {
+						if _, err := br.Exec(); err != nil {
+							br.Close()
+							return err
+						}
+					}
+					continue
+				}
+				var fresh, inserted bool
+				if err := br.QueryRow().Scan(&fresh, &inserted); err != nil {
+					br.Close()
 					return err
 				}
-				switch outcome {
-				case "enqueued":
-					st.Enqueued[c.Provider]++
-				case "fresh":
-					st.Fresh[c.Provider]++
+				switch {
+				case inserted:
+					st.Enqueued[c.provider]++
+				case fresh:
+					st.Fresh[c.provider]++
 				default:
-					st.Coalesced[c.Provider]++
+					st.Coalesced[c.provider]++
 				}
+			}
+			if err := br.Close(); err != nil {
+				return err
 			}
 		}
 		for _, p := range parts {
@@ -157,49 +184,38 @@ func (s *Store) Apply(ctx context.Context, b enrich.Batch, now time.Time) (enric
 	return st, nil
 }
 
-// enqueue creates a job for c unless a result stands or a job is open.
-func enqueue(ctx context.Context, tx pgx.Tx, c enrich.Candidate, now time.Time) (string, error) {
-	if !c.Force {
-		var fresh bool
-		err := tx.QueryRow(ctx, `SELECT expires_at > $3 FROM heimdall_enrich.results WHERE provider = $1 AND record_key = $2`,
-			c.Provider, c.Subject.Key, now).Scan(&fresh)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return "", err
-		}
-		if fresh {
-			return "fresh", nil
-		}
-	}
+// queueEnqueue queues the creation of a job for c unless a result stands
+// (ignored when forced) or a job is open; the row says which.
+func queueEnqueue(b *pgx.Batch, c enrich.Candidate, now time.Time) {
 	id := events.DeterministicID(now, "enrichment.job", c.Provider, c.Subject.Key, c.Cause.String()).String()
-	tag, err := tx.Exec(ctx, `INSERT INTO heimdall_enrich.jobs
-			(id, provider, record_key, kind, value, classification, requested_at, created_at, force, not_before, traceparent)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $10)
-		ON CONFLICT DO NOTHING`,
+	b.Queue(`WITH fresh AS (
+			SELECT 1 FROM heimdall_enrich.results WHERE NOT $9 AND provider = $2 AND record_key = $3 AND expires_at > $8
+		), ins AS (
+			INSERT INTO heimdall_enrich.jobs
+				(id, provider, record_key, kind, value, classification, requested_at, created_at, force, not_before, traceparent)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $10 WHERE NOT EXISTS (SELECT 1 FROM fresh)
+			ON CONFLICT DO NOTHING RETURNING 1
+		)
+		SELECT EXISTS (SELECT 1 FROM fresh), EXISTS (SELECT 1 FROM ins)`,
 		id, c.Provider, c.Subject.Key, c.Subject.Kind, c.Subject.Value, c.Classification, c.RequestedAt, now, c.Force, c.TraceParent)
-	if err != nil {
-		return "", err
-	}
-	if tag.RowsAffected() == 0 {
-		return "coalesced", nil
-	}
-	return "enqueued", nil
 }
 
-// complete stores a result (the latest per record and provider wins) and
-// removes its job.
-func complete(ctx context.Context, tx pgx.Tx, c enrich.Completion) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM heimdall_enrich.jobs WHERE id = $1`, c.JobID); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO heimdall_enrich.results
+const (
+	deleteJob    = `DELETE FROM heimdall_enrich.jobs WHERE id = $1`
+	upsertResult = `INSERT INTO heimdall_enrich.results
 			(provider, record_key, job_id, event_id, outcome, error_class, completed_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (provider, record_key) DO UPDATE SET
 			job_id = EXCLUDED.job_id, event_id = EXCLUDED.event_id, outcome = EXCLUDED.outcome,
 			error_class = EXCLUDED.error_class, completed_at = EXCLUDED.completed_at, expires_at = EXCLUDED.expires_at
-		WHERE (EXCLUDED.completed_at, EXCLUDED.event_id) > (heimdall_enrich.results.completed_at, heimdall_enrich.results.event_id)`,
-		c.Provider, c.RecordKey, c.JobID, c.EventID, c.Outcome, c.ErrorClass, c.CompletedAt, c.ExpiresAt)
-	return err
+		WHERE (EXCLUDED.completed_at, EXCLUDED.event_id) > (heimdall_enrich.results.completed_at, heimdall_enrich.results.event_id)`
+)
+
+// queueComplete queues storing a result (the latest per record and
+// provider wins) and removing its job.
+func queueComplete(b *pgx.Batch, c enrich.Completion) {
+	b.Queue(deleteJob, c.JobID)
+	b.Queue(upsertResult, c.Provider, c.RecordKey, c.JobID, c.EventID, c.Outcome, c.ErrorClass, c.CompletedAt, c.ExpiresAt)
 }
 
 // Claim implements enrich.Store.
@@ -232,7 +248,15 @@ func (s *Store) Claim(ctx context.Context, provider, owner string, n int, now ti
 // Complete implements enrich.Store.
 func (s *Store) Complete(ctx context.Context, jobID string, c enrich.Completion) error {
 	c.JobID = jobID
-	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return complete(ctx, tx, c) }); err != nil {
+	// Not waiting for the flush is safe: the result is in the log, and the
+	// worker's consumer completes the job from there if this commit is lost.
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var b pgx.Batch
+		b.Queue("SET LOCAL synchronous_commit = off")
+		queueComplete(&b, c)
+		return tx.SendBatch(ctx, &b).Close()
+	})
+	if err != nil {
 		return fmt.Errorf("completing an enrichment job: %w", err)
 	}
 	return nil

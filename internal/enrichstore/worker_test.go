@@ -65,14 +65,15 @@ func (p *stubProvider) totalCalls() int {
 }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	codec *events.Codec
 	log   *memLog
 	store *Store
 	n     int
+	seen  resultCount
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	codec, err := events.NewCodec()
 	if err != nil {
 		t.Fatal(err)
@@ -137,17 +138,33 @@ func (f *fixture) run(w *enrich.Worker, batch int) (stop func()) {
 
 // results counts enrichment.recorded events per provider/key in the log.
 func (f *fixture) results() map[string]int {
-	out := map[string]int{}
-	for _, r := range f.log.since(0) {
+	f.seen = f.count(f.seen)
+	return f.seen.byKey
+}
+
+// resultCount keeps the results of the log read so far.
+type resultCount struct {
+	next  int64
+	total int
+	byKey map[string]int
+}
+
+func (f *fixture) count(c resultCount) resultCount {
+	if c.byKey == nil {
+		c.byKey = map[string]int{}
+	}
+	for _, r := range f.log.since(c.next) {
+		c.next = r.Offset + 1
 		e, err := f.codec.Decode(r.Value)
 		if err != nil {
 			f.t.Fatal(err)
 		}
 		if p, ok := e.Payload.(events.EnrichmentRecorded); ok {
-			out[p.Provider+"/"+e.Key]++
+			c.byKey[p.Provider+"/"+e.Key]++
+			c.total++
 		}
 	}
-	return out
+	return c
 }
 
 func (f *fixture) waitResults(want int, within time.Duration) map[string]int {
@@ -155,10 +172,7 @@ func (f *fixture) waitResults(want int, within time.Duration) map[string]int {
 	deadline := time.Now().Add(within)
 	for {
 		r := f.results()
-		n := 0
-		for _, c := range r {
-			n += c
-		}
+		n := f.seen.total
 		if n >= want {
 			return r
 		}
