@@ -140,7 +140,11 @@ func TestWorkerAgainstMisbehavingProvider(t *testing.T) {
 	if st[0].Outcomes["ok"] != n-3*n/10 || st[0].Pending != 0 || st[0].InFlight != 0 {
 		t.Errorf("status %+v", st[0])
 	}
-	// The rate at the provider: no 1 s window holds more than rate+burst.
+	// The rate at the provider: no 1 s window of arrivals holds more than
+	// the bucket allows. Tokens are taken when a request leaves; arrivals
+	// at the server add scheduling and TLS jitter (on 2 cores, under -race),
+	// so the bound allows 100 ms of it: rate × 1.1 s + burst. The strict
+	// token-level proof is resilient's TestRateNeverExceeded.
 	api.mu.Lock()
 	arrivals := append([]time.Time(nil), api.arrivals...)
 	api.mu.Unlock()
@@ -149,7 +153,7 @@ func TestWorkerAgainstMisbehavingProvider(t *testing.T) {
 		for j < len(arrivals) && arrivals[j].Sub(arrivals[i]) < time.Second {
 			j++
 		}
-		if j-i > int(ratePerSec)+burst {
+		if j-i > int(ratePerSec*1.1)+burst {
 			t.Fatalf("%d requests within one second from arrival %d (rate %v, burst %d)", j-i, i, ratePerSec, burst)
 		}
 	}
