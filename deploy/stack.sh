@@ -162,6 +162,95 @@ ensure_pg_root() {
 	exec 8>&-
 }
 
+# ---------------------------------------------------------------------------------------------
+# Cache: promtool (Debian's prometheus package) in the same trixie root
+# ---------------------------------------------------------------------------------------------
+
+# promtool lints Heimdall's /metrics (`promtool check metrics`, internal/e2e/metrics_test.go). It is
+# added to the root in place, once, so roots built before it keep their PostgreSQL (no rebuild).
+# Debian's prometheus ships it as its own package, promtool (which prometheus depends on): only that
+# is installed, so there is no Prometheus server, service or user in the root.
+PROMTOOL_BIN=/usr/bin/promtool # inside the root
+PROMTOOL_WRAPPER="$STACK_DIR/bin/promtool"
+
+promtool_ready() { [ -x "$PG_ROOT$PROMTOOL_BIN" ] && [ -f "$PG_ROOT/.heimdall-promtool" ]; }
+
+ensure_promtool() {
+	promtool_ready && return 0
+	mkdir -p "$CACHE_DIR"
+	exec 8>"$CACHE_DIR/.pg-root.lock"
+	flock -w 1800 8 || die "timed out waiting for $CACHE_DIR/.pg-root.lock"
+	if promtool_ready; then
+		exec 8>&-
+		return 0
+	fi
+	local t0
+	t0=$(now_ms)
+	log "installing promtool (from Debian's prometheus) in the trixie root (about 20 s)"
+	chroot "$PG_ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
+		/bin/sh -c 'apt-get update -q &&
+			apt-get install -y -q --no-install-recommends promtool &&
+			apt-get clean && rm -rf /var/lib/apt/lists/*' >"$CACHE_DIR/promtool-apt.log" 2>&1 ||
+		die "apt-get install promtool in the trixie root failed, see $CACHE_DIR/promtool-apt.log"
+	[ -x "$PG_ROOT$PROMTOOL_BIN" ] || die "the root lacks $PROMTOOL_BIN after apt-get install promtool"
+	touch "$PG_ROOT/.heimdall-promtool"
+	log "promtool ready in $PG_ROOT ($(($(now_ms) - t0)) ms)"
+	exec 8>&-
+}
+
+# The wrapper runs the root's promtool on the host with the root's own dynamic loader and
+# libraries (the host's may be older), so it needs neither root nor chroot and sees host paths.
+write_promtool_wrapper() {
+	local tmp
+	mkdir -p "$STACK_DIR/bin"
+	tmp="$(mktemp "$STACK_DIR/bin/.promtool.XXXXXX")"
+	cat >"$tmp" <<-EOF
+		#!/bin/sh
+		# Written by deploy/stack.sh: promtool from the stack's Debian trixie root.
+		root='$PG_ROOT'
+		bin="\$root$PROMTOOL_BIN"
+		for ld in "\$root"/lib64/ld-linux-*.so.* "\$root"/lib/ld-linux-*.so.*; do
+			[ -x "\$ld" ] || continue
+			if "\$ld" --verify "\$bin" >/dev/null 2>&1; then
+				exec "\$ld" --library-path "\$root/lib/\$(uname -m)-linux-gnu:\$root/usr/lib/\$(uname -m)-linux-gnu" "\$bin" "\$@"
+			fi
+		done
+		exec "\$bin" "\$@" # statically linked
+	EOF
+	chmod 0755 "$tmp"
+	mv "$tmp" "$PROMTOOL_WRAPPER"
+}
+
+# PostgreSQL 17 client tools from the same root, for `heimdall backup` and `heimdall restore`
+# (HEIMDALL_PG_BIN_DIR in the env file): the host's own client may be another major version, and
+# pg_dump must match the server's. Same technique as the promtool wrapper: the root's loader and
+# libraries, no root or chroot needed.
+PG_CLIENT_DIR="$STACK_DIR/pgbin"
+
+write_pg_client_wrappers() {
+	local b tmp arch
+	arch="$(uname -m)"
+	mkdir -p "$PG_CLIENT_DIR"
+	for b in pg_dump pg_restore psql; do
+		tmp="$(mktemp "$PG_CLIENT_DIR/.$b.XXXXXX")"
+		cat >"$tmp" <<-EOF
+			#!/bin/sh
+			# Written by deploy/stack.sh: $b of PostgreSQL 17 from the stack's Debian trixie root.
+			root='$PG_ROOT'
+			bin="\$root$PG_BIN/$b"
+			for ld in "\$root"/lib64/ld-linux-*.so.* "\$root"/lib/ld-linux-*.so.*; do
+				[ -x "\$ld" ] || continue
+				if "\$ld" --verify "\$bin" >/dev/null 2>&1; then
+					exec "\$ld" --library-path "\$root/lib/$arch-linux-gnu:\$root/usr/lib/$arch-linux-gnu" "\$bin" "\$@"
+				fi
+			done
+			exec "\$bin" "\$@"
+		EOF
+		chmod 0755 "$tmp"
+		mv "$tmp" "$PG_CLIENT_DIR/$b"
+	done
+}
+
 pg_uid() { awk -F: '$1 == "postgres" { print $3 }' "$PG_ROOT/etc/passwd"; }
 pg_gid() { awk -F: '$1 == "postgres" { print $4 }' "$PG_ROOT/etc/passwd"; }
 
@@ -342,6 +431,8 @@ write_env() {
 		export HEIMDALL_CLIENT_SECRET='$cli_secret'
 		export HEIMDALL_MASTER_KEY='$master'
 		export HEIMDALL_PSEUDONYM_KEYS='pk1=$pk1'
+		export HEIMDALL_PROMTOOL='$PROMTOOL_WRAPPER'
+		export HEIMDALL_PG_BIN_DIR='$PG_CLIENT_DIR'
 	EOF
 	mv "$tmp" "$ENV_FILE"
 }
@@ -872,9 +963,12 @@ cmd_up() {
 		kafka_fetch=$!
 	fi
 	ensure_pg_root
+	ensure_promtool
 	if [ -n "$kafka_fetch" ]; then
 		wait "$kafka_fetch" || die "fetching the Kafka jars failed"
 	fi
+	write_promtool_wrapper
+	write_pg_client_wrappers
 	ensure_ca
 	write_env
 	pg_start

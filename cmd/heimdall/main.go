@@ -63,6 +63,10 @@ commands:
   keys generate|rotate|status
                           new random keys; re-wrap the data keys under a new master key
   policy show|check FILE  print the built-in PII policy; validate a policy file
+  backup -out DIR [-skip-postgres]
+                          write the Kafka topics, a pg_dump and a manifest into DIR
+  restore -in DIR [-skip-postgres] [-force]
+                          put a backup onto an empty stack (topics, database)
   config                  list every HEIMDALL_* variable with its default
   version                 print the version`
 
@@ -88,6 +92,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		return runEnrich(ctx, args[1:], stdout, stderr, lookup)
 	case "ingest":
 		return runIngest(ctx, args[1:], stdout, stderr, lookup)
+	case "backup":
+		return runBackup(ctx, args[1:], stdout, stderr, lookup)
+	case "restore":
+		return runRestore(ctx, args[1:], stdout, stderr, lookup)
 	case "token":
 		return runToken(ctx, stdout, lookup)
 	case "key":

@@ -151,6 +151,7 @@ var Vars = []Var{
 	{"HEIMDALL_PEER_ID", "local", "Stable id of this Heimdall instance (origin peer of the events it writes)."},
 	{"HEIMDALL_LOG_LEVEL", "info", "debug, info, warn or error."},
 	{"HEIMDALL_COMPONENTS", "api,ingest,projector", "Components `heimdall serve` runs in this process: api, ingest, projector, enricher."},
+	{"HEIMDALL_PG_BIN_DIR", "", "Folder of pg_dump, pg_restore and psql matching the server's major version, for `heimdall backup` and `restore` (PATH when empty)."},
 	{"HEIMDALL_ENRICH_PROVIDERS", "", "YAML file of the enrichment providers (required by the enricher component; see the README)."},
 	{"HEIMDALL_ENRICH_MAX_BACKLOG", "10000", "Pending enrichment jobs at which the enrichment consumer pauses."},
 	{"HEIMDALL_ENRICH_WORKER_ID", "", "Stable id of this enrichment worker in the job table (default: host name and peer id)."},
