@@ -78,7 +78,7 @@ func wireEnricher(ctx context.Context, b *built, cfg config.Config, codec *event
 // runEnrich runs `heimdall enrich status|request`.
 func runEnrich(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: heimdall enrich status [-json] | request [-provider NAME]... [-reason TEXT] KEY...")
+		return fmt.Errorf("%w: heimdall enrich status [-json] | request [-provider NAME]... [-reason TEXT] KEY…", errUsage)
 	}
 	switch args[0] {
 	case "status":
@@ -86,7 +86,7 @@ func runEnrich(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 	case "request":
 		return enrichRequest(ctx, args[1:], stdout, stderr, lookup)
 	}
-	return fmt.Errorf("unknown enrich command %q (want status or request)", args[0])
+	return fmt.Errorf("%w: unknown enrich command %q (want status or request)", errUsage, args[0])
 }
 
 func enrichStatus(ctx context.Context, args []string, stdout io.Writer, lookup env) error {
@@ -183,7 +183,7 @@ func enrichRequest(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("usage: heimdall enrich request [-provider NAME]... [-reason TEXT] KEY...")
+		return fmt.Errorf("%w: heimdall enrich request [-provider NAME]... [-reason TEXT] KEY…", errUsage)
 	}
 	body, err := json.Marshal(map[string]any{"keys": fs.Args(), "providers": []string(provs), "reason": *reason})
 	if err != nil {

@@ -5,16 +5,6 @@ import (
 	"github.com/heimdallhub/heimdall/internal/observable"
 )
 
-// recordOutcome classifies what a consumed record contributed.
-type recordOutcome int
-
-const (
-	recordIgnored     recordOutcome = iota // nothing to enrich
-	recordCandidates                       // one or more candidates
-	recordCompletion                       // an enrichment result
-	recordUndecodable                      // bytes that do not decode
-)
-
 // kindsIndex maps an observable kind to the providers accepting it, in
 // configuration order.
 type kindsIndex map[string][]string

@@ -235,7 +235,7 @@ func TestWorkerEnrichesEachRecordOncePerTTL(t *testing.T) {
 	// A request ignores the TTL, for the provider it names.
 	ip := ipOf(5)
 	f.appendEvent(ip.Key, events.EnrichmentRequested{Subject: ip, Providers: []string{"geo"}})
-	res = f.waitResults(2*n+1, 10*time.Second)
+	f.waitResults(2*n+1, 10*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	res = f.results()
 	if res["geo/"+ip.Key] != 2 || res["flaky/"+ip.Key] != 1 || geo.totalCalls() != n+1 {
@@ -324,10 +324,10 @@ func TestWorkerRecoversJobsLeftInFlight(t *testing.T) {
 	time.Sleep(5 * time.Millisecond) // claimed_at before the restart
 	w := f.worker("w1", enrich.Options{}, enrich.ProviderSpec{Provider: p})
 	stop := f.run(w, 100)
-	res := f.waitResults(3, 20*time.Second)
+	f.waitResults(3, 20*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	stop()
-	res = f.results()
+	res := f.results()
 	if p.callsOf(done.Subject.Value) != 0 || res["geo/"+done.Subject.Key] != 1 {
 		t.Fatalf("the job whose result was in the log: calls %d results %d", p.callsOf(done.Subject.Value), res["geo/"+done.Subject.Key])
 	}

@@ -676,7 +676,7 @@ func TestTail(t *testing.T) {
 		t.Fatalf("tail printed %q, want %d lines", out.lines(), n)
 		return nil
 	}
-	lines := waitLines(len(want))
+	waitLines(len(want))
 	// A live append of a matching record.
 	codec, _ := events.NewCodec()
 	live := want[0].event
@@ -693,7 +693,7 @@ func TestTail(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: f.topic, Key: []byte(live.Key), Value: b}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	lines = waitLines(len(want) + 1)
+	lines := waitLines(len(want) + 1)
 	cancel()
 	select {
 	case err := <-done:

@@ -114,12 +114,6 @@ func (s *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b(w, r, n)
 }
 
-func (s *fakeServer) setBehaviour(b behaviour) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.behave = b
-}
-
 // forget drops the requests seen so far.
 func (s *fakeServer) forget() {
 	s.mu.Lock()
