@@ -116,6 +116,27 @@ func (s *Store) Apply(ctx context.Context, b enrich.Batch, now time.Time) (enric
 		if _, err := pgx.ForEachRow(rows, []any{&p, &n}, func() error { stored[p] = n; return nil }); err != nil {
 			return err
 		}
+		// Lock every (provider, record) the batch touches, in one order, so
+		// a job completed concurrently (which takes the same lock) is
+		// either fully seen (its result stands) or not yet done (its job
+		// is open): never neither, which would start a second job.
+		var lockNames []string
+		for _, it := range b.Items {
+			if it.Offset < stored[it.Partition] {
+				continue
+			}
+			for _, c := range it.Completions {
+				lockNames = append(lockNames, lockName(c.Provider, c.RecordKey))
+			}
+			for _, c := range it.Candidates {
+				lockNames = append(lockNames, lockName(c.Provider, c.Subject.Key))
+			}
+		}
+		if len(lockNames) > 0 {
+			if _, err := tx.Exec(ctx, lockRecords, lockNames); err != nil {
+				return err
+			}
+		}
 		// Every statement of the batch goes in one round trip.
 		var batch pgx.Batch
 		// What each queued statement group is, in queue order: a
@@ -183,6 +204,21 @@ func (s *Store) Apply(ctx context.Context, b enrich.Batch, now time.Time) (enric
 	}
 	return st, nil
 }
+
+// Per-record locks: transaction-scoped advisory locks on one of 1024
+// buckets of a hash of provider and record key (so a big batch takes at
+// most 1024 locks, well within the lock table). Apply takes those of every
+// record of a batch, in bucket order in one statement; Complete takes its
+// one record's; so no two transactions wait on each other in opposite
+// orders.
+const (
+	// 1212501553 is 0x48454e31, "HEN1": the class of these locks.
+	lockRecords = `SELECT count(pg_advisory_xact_lock(1212501553, b)) FROM
+		(SELECT DISTINCT (hashtextextended(n, 0) & 1023)::int AS b FROM unnest($1::text[]) AS n ORDER BY 1) AS locks`
+	lockRecord = `SELECT pg_advisory_xact_lock(1212501553, (hashtextextended($1, 0) & 1023)::int)`
+)
+
+func lockName(provider, key string) string { return "heimdall_enrich:" + provider + "/" + key }
 
 // queueEnqueue queues the creation of a job for c unless a result stands
 // (ignored when forced) or a job is open; the row says which.
@@ -253,6 +289,7 @@ func (s *Store) Complete(ctx context.Context, jobID string, c enrich.Completion)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var b pgx.Batch
 		b.Queue("SET LOCAL synchronous_commit = off")
+		b.Queue(lockRecord, lockName(c.Provider, c.RecordKey))
 		queueComplete(&b, c)
 		return tx.SendBatch(ctx, &b).Close()
 	})
