@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
@@ -69,6 +70,7 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 			consumer := &kafka.GroupConsumer{
 				Config: w.kafka, Group: projectorGroup(cfg.Kafka.EventsTopic), Topic: cfg.Kafka.EventsTopic,
 				BatchSize: cfg.Project.BatchSize, Handler: w.projector, Logger: log.With("worker", i),
+				Registerer: w.registry,
 			}
 			g.Go(func() error { return consumer.Run(gctx) })
 		}
@@ -76,6 +78,7 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 		auditConsumer := &kafka.GroupConsumer{
 			Config: w.kafka, Group: "heimdall.projector.audit." + cfg.Kafka.AuditTopic, Topic: cfg.Kafka.AuditTopic,
 			BatchSize: cfg.Project.BatchSize, Handler: w.auditProjector, Logger: log.With("projector", "audit"),
+			Registerer: w.registry,
 		}
 		g.Go(func() error { return auditConsumer.Run(gctx) })
 	}
@@ -83,6 +86,7 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 		consumer := &kafka.GroupConsumer{
 			Config: w.kafka, Group: enricherGroup(cfg.Kafka.EventsTopic), Topic: cfg.Kafka.EventsTopic,
 			BatchSize: cfg.Project.BatchSize, Handler: w.enricher, Logger: log.With("component", "enricher"),
+			Registerer: w.registry,
 		}
 		g.Go(func() error { return consumer.Run(gctx) })
 		g.Go(func() error { return w.enricher.Run(gctx) })
@@ -123,6 +127,7 @@ type built struct {
 	enricher        *enrich.Worker
 	enrichProviders []string
 	tracer          *sdktrace.TracerProvider
+	registry        prometheus.Registerer // /metrics, also of the consumers
 	auditProjector  *audit.Projector
 	server          *httpapi.Server
 	serverTLS       *tls.Config
@@ -143,6 +148,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		return nil, err
 	}
 	reg := telemetry.NewRegistry()
+	b.registry = reg
 	codec, err := events.NewCodec()
 	if err != nil {
 		return nil, fmt.Errorf("loading event schemas: %w", err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heimdallhub/heimdall/events"
@@ -33,18 +34,42 @@ type GroupConsumer struct {
 	BatchSize int
 	Handler   Handler
 	Logger    *slog.Logger
+	// Registerer, when set, gets the consumer metrics (heimdall_consumer_*):
+	// per partition lag, records and batches applied, batch duration and
+	// restarts, labelled by group and topic. Consumers may share a
+	// registerer; members of one group in a process share their series.
+	Registerer prometheus.Registerer
+	// LagInterval is how often the lag is refreshed from the topic's end
+	// offsets besides after every batch; DefaultLagInterval when zero.
+	LagInterval time.Duration
 }
 
 // Run consumes until ctx is done. Any handler or fetch error restarts the
 // client, which reloads offsets from the handler, after a backoff.
 func (g *GroupConsumer) Run(ctx context.Context) error {
+	var gm *groupMetrics
+	if g.Registerer != nil {
+		m, err := newConsumerMetrics(g.Registerer)
+		if err != nil {
+			return fmt.Errorf("consumer metrics of %s: %w", g.Group, err)
+		}
+		gm = m.forGroup(g.Group, g.Topic)
+		member := joinLagTable(m.lag, g.Config, g.Group, g.Topic, g.LagInterval, g.Logger)
+		defer member.leave()
+		return g.run(ctx, gm, member)
+	}
+	return g.run(ctx, gm, nil)
+}
+
+func (g *GroupConsumer) run(ctx context.Context, gm *groupMetrics, lag *lagMember) error {
 	backoff := 500 * time.Millisecond
 	for {
 		start := time.Now()
-		err := g.runOnce(ctx)
+		err := g.runOnce(ctx, gm, lag)
 		if ctx.Err() != nil {
 			return nil
 		}
+		gm.restarted()
 		if time.Since(start) > time.Minute {
 			backoff = 500 * time.Millisecond
 		}
@@ -60,7 +85,8 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 	}
 }
 
-func (g *GroupConsumer) runOnce(ctx context.Context) error {
+func (g *GroupConsumer) runOnce(ctx context.Context, gm *groupMetrics, lag *lagMember) error {
+	lag.setClosing(false)
 	cl, err := NewClient(g.Config,
 		kgo.ConsumerGroup(g.Group),
 		kgo.ConsumeTopics(g.Topic),
@@ -71,13 +97,27 @@ func (g *GroupConsumer) runOnce(ctx context.Context) error {
 		kgo.DisableAutoCommit(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.AdjustFetchOffsetsFn(func(ctx context.Context, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-			return adjustOffsets(ctx, g.Handler, assigned)
+			out, next, err := adjustOffsets(ctx, g.Handler, assigned)
+			if err == nil {
+				lag.assigned(partitionsOf(assigned, g.Topic), next[g.Topic])
+			}
+			return out, err
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+			lag.revoked(revoked[g.Topic])
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+			lag.revoked(lost[g.Topic])
 		}),
 	)
 	if err != nil {
 		return err
 	}
-	defer closeGroupClient(cl, g.Logger)
+	defer func() {
+		// The partitions stay reported while the client restarts.
+		lag.setClosing(ctx.Err() == nil)
+		closeGroupClient(cl, g.Logger)
+	}()
 	batch := g.BatchSize
 	if batch <= 0 {
 		batch = 5000
@@ -99,12 +139,17 @@ func (g *GroupConsumer) runOnce(ctx context.Context) error {
 			cl.AllowRebalance()
 			return fetchErr
 		}
+		lag.fetched(fetches)
 		recs := fetches.Records()
 		if len(recs) > 0 {
-			if err := g.Handler.Handle(ctx, convert(recs)); err != nil {
+			start := time.Now()
+			err := g.Handler.Handle(ctx, convert(recs))
+			gm.handled(len(recs), time.Since(start), err)
+			if err != nil {
 				cl.AllowRebalance()
 				return fmt.Errorf("handling batch: %w", err)
 			}
+			lag.handled(recs)
 			// Informational commit so standard lag tooling sees progress.
 			cl.CommitRecords(context.WithoutCancel(ctx), recs...) //nolint:errcheck // offsets of record live in the handler's store
 		}
@@ -130,8 +175,11 @@ func closeGroupClient(cl *kgo.Client, log *slog.Logger) {
 	}
 }
 
-func adjustOffsets(ctx context.Context, h Handler, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+// adjustOffsets replaces the assigned partitions' offsets with the
+// handler's; it also returns the handler's stored next offsets by topic.
+func adjustOffsets(ctx context.Context, h Handler, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, map[string]map[int32]int64, error) {
 	out := make(map[string]map[int32]kgo.Offset, len(assigned))
+	next := make(map[string]map[int32]int64, len(assigned))
 	for topic, parts := range assigned {
 		ps := make([]int32, 0, len(parts))
 		for p := range parts {
@@ -139,8 +187,9 @@ func adjustOffsets(ctx context.Context, h Handler, assigned map[string]map[int32
 		}
 		stored, err := h.Offsets(ctx, topic, ps)
 		if err != nil {
-			return nil, fmt.Errorf("loading offsets of %s: %w", topic, err)
+			return nil, nil, fmt.Errorf("loading offsets of %s: %w", topic, err)
 		}
+		next[topic] = stored
 		out[topic] = make(map[int32]kgo.Offset, len(parts))
 		for _, p := range ps {
 			if off, ok := stored[p]; ok {
@@ -150,7 +199,16 @@ func adjustOffsets(ctx context.Context, h Handler, assigned map[string]map[int32
 			}
 		}
 	}
-	return out, nil
+	return out, next, nil
+}
+
+// partitionsOf lists the partitions of topic in assigned.
+func partitionsOf(assigned map[string]map[int32]kgo.Offset, topic string) []int32 {
+	ps := make([]int32, 0, len(assigned[topic]))
+	for p := range assigned[topic] {
+		ps = append(ps, p)
+	}
+	return ps
 }
 
 // ReadRange reads topic from the handler's offsets up to the end offsets
