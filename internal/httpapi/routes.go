@@ -112,6 +112,7 @@ func (s *Server) ingest(c echo.Context) error {
 	}
 	cmd.Body = http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes)
 	res, err := s.opts.Ingest.Handle(req.Context(), cmd)
+	s.countIngest(res, err)
 	if perr := s.ingestProblem(c, cmd, res, err); perr != nil {
 		return perr
 	}
@@ -154,11 +155,27 @@ func (s *Server) ingestAsync(c echo.Context, cmd ingest.Command) error {
 	go func() {
 		defer sp.Remove() //nolint:errcheck // best effort: the spool is unreadable without its in-memory key
 		res, err := s.opts.Ingest.Handle(ctx, cmd)
+		s.countIngest(res, err)
 		s.finishBatch(cmd, res, err)
 	}()
 	return c.JSON(http.StatusAccepted, AcceptedResponse{
 		RequestID: requestID(c), BatchID: cmd.BatchID, StatusURL: "/v1/batches/" + cmd.BatchID, Bytes: n,
 	})
+}
+
+// countIngest adds a batch's counts to the ingest metrics: the rows it
+// read by outcome (also of a batch that failed part-way: what it accepted
+// is in the log) and the batch's own outcome.
+func (s *Server) countIngest(res ingest.Result, err error) {
+	s.ingestRows.WithLabelValues("accepted").Add(float64(res.Accepted))
+	s.ingestRows.WithLabelValues("rejected").Add(float64(res.Rejected))
+	s.ingestRows.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+	s.ingestEvents.Add(float64(res.Events))
+	outcome := "done"
+	if err != nil {
+		outcome = "failed"
+	}
+	s.ingestBatches.WithLabelValues(outcome).Inc()
 }
 
 // finishBatch records an asynchronous batch's outcome.

@@ -92,6 +92,10 @@ type Server struct {
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	ingestRows    *prometheus.CounterVec
+	ingestBatches *prometheus.CounterVec
+	ingestEvents  prometheus.Counter
 }
 
 // New builds the routes.
@@ -107,8 +111,23 @@ func New(o Options) *Server {
 		Name: "heimdall_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
 	}, []string{"route", "method"})
+	s.ingestRows = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "heimdall_ingest_rows_total", Help: "Input rows read by ingest, by outcome (accepted, rejected, duplicate).",
+	}, []string{"outcome"})
+	s.ingestBatches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "heimdall_ingest_batches_total", Help: "Ingest batches by outcome (done, failed).",
+	}, []string{"outcome"})
+	s.ingestEvents = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "heimdall_ingest_events_total", Help: "Events ingest appended to the log (acknowledged).",
+	})
+	for _, o := range []string{"accepted", "rejected", "duplicate"} {
+		s.ingestRows.WithLabelValues(o)
+	}
+	for _, o := range []string{"done", "failed"} {
+		s.ingestBatches.WithLabelValues(o)
+	}
 	if o.Registry != nil {
-		o.Registry.MustRegister(s.requests, s.latency)
+		o.Registry.MustRegister(s.requests, s.latency, s.ingestRows, s.ingestBatches, s.ingestEvents)
 	}
 
 	s.e.Use(s.withRequestID, s.recoverPanics, s.traced, s.accessLog)
