@@ -26,7 +26,10 @@
 //
 // Databases are read into memory (not memory-mapped), so replacing a file in
 // place can never change the bytes under a live reader, and every load is
-// checked with the reader's full verifier before it is used. A poller stats
+// checked with the reader's full verifier (search tree, data section and
+// metadata; it is stricter than the format and wants a database_type and a
+// non-empty description, as MaxMind's and the common third-party databases
+// have) before it is used. A poller stats
 // each file every ReloadEvery (size, modification time and identity) and
 // swaps a changed database in atomically; lookups in flight keep the reader
 // they started with. A file that fails to load — missing, truncated,
