@@ -183,6 +183,28 @@ func (f *fixture) waitResults(want int, within time.Duration) map[string]int {
 	}
 }
 
+// waitSettled waits until the store has one provider with no job pending or
+// in flight: every completion the worker appended has also been stored (the
+// store learns of it from Complete or, at the latest, from the worker's own
+// result read back from the log), and returns that status.
+func (f *fixture) waitSettled(within time.Duration) []ProviderStatus {
+	f.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st, err := f.store.Status(context.Background(), time.Now())
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if len(st) == 1 && st[0].InFlight == 0 && st[0].Pending == 0 {
+			return st
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("store not settled after %v: %+v", within, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestWorkerEnrichesEachRecordOncePerTTL: every observed public IP gets
 // exactly one result per provider (a success or a recorded failure, poison
 // values included), repeats within the TTL are cache hits, personal values
@@ -361,19 +383,8 @@ func TestWorkerUnacknowledgedAppend(t *testing.T) {
 	f.log.mu.Lock()
 	f.log.fail = false
 	f.log.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := f.store.Status(context.Background(), time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(st) == 1 && st[0].Results == 1 && st[0].InFlight == 0 && st[0].Pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status %+v", st)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if st := f.waitSettled(10 * time.Second); st[0].Results != 1 {
+		t.Fatalf("status %+v", st)
 	}
 	time.Sleep(500 * time.Millisecond)
 	if p.callsOf(ip.Value) != 1 || f.results()["geo/"+ip.Key] != 1 {
