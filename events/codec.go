@@ -20,7 +20,7 @@ import (
 
 // Errors returned by the codec.
 var (
-	ErrNotSingleObject = errors.New("not an Avro single-object encoding")
+	ErrNotSingleObject = errors.New("not an Avro single-object encoding (nor the Confluent wire format)")
 	ErrUnknownSchema   = errors.New("unknown writer schema fingerprint")
 	ErrIncompatible    = errors.New("writer schema cannot be read by the reader schema")
 )
@@ -32,6 +32,7 @@ type Schema struct {
 	File        string
 	Fingerprint uint64 // CRC-64-AVRO of the parsing canonical form
 	Avro        avro.Schema
+	JSON        string // the file's text, as registered with a schema registry
 }
 
 var fileName = regexp.MustCompile(`^([a-z0-9_]+)\.v([0-9]+)\.avsc$`)
@@ -73,6 +74,7 @@ func LoadSchemas(fsys fs.FS) ([]Schema, error) {
 			File:        name,
 			Fingerprint: binary.LittleEndian.Uint64(fp),
 			Avro:        s,
+			JSON:        string(b),
 		})
 	}
 	return out, nil
@@ -86,15 +88,26 @@ type Codec struct {
 
 	mu       sync.RWMutex
 	resolved map[uint64]avro.Schema // writer fingerprint -> reader resolved against writer
+
+	registry *registryState // nil: no schema registry (registry.go)
 }
 
-// NewCodec returns a codec over the embedded schema files.
-func NewCodec() (*Codec, error) {
+// NewCodec returns a codec over the embedded schema files. Without options it
+// writes the single-object encoding and reads it; WithRegistry adds the
+// Confluent wire format (registry.go).
+func NewCodec(opts ...Option) (*Codec, error) {
 	list, err := LoadSchemas(schemas.FS)
 	if err != nil {
 		return nil, err
 	}
-	return newCodec(list)
+	c, err := newCodec(list)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.apply(opts); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func newCodec(list []Schema) (*Codec, error) {
@@ -157,8 +170,9 @@ func (c *Codec) Schemas() []Schema {
 	return out
 }
 
-// Encode returns the single-object encoding of e. The payload is encoded with
-// the newest schema of its type, whose version is recorded in the envelope.
+// Encode returns the single-object encoding of e (in schema-registry mode the
+// Confluent wire format). The payload is encoded with the newest schema of its
+// type, whose version is recorded in the envelope.
 func (c *Codec) Encode(e Event) ([]byte, error) {
 	if e.Payload == nil {
 		return nil, errors.New("encoding event: no payload")
@@ -216,8 +230,8 @@ func (c *Codec) encodeRecord(record string, v any) ([]byte, error) {
 	return append(out, body...), nil
 }
 
-// Decode parses a single-object encoded event written with any known schema
-// version. An event type this build does not know decodes to an Unknown
+// Decode parses an event written with any known schema version, framed as a
+// single-object encoding or in the Confluent wire format (registry.go). An event type this build does not know decodes to an Unknown
 // payload without error.
 func (c *Codec) Decode(b []byte) (Event, error) {
 	var env envelope
@@ -257,9 +271,13 @@ func (c *Codec) Decode(b []byte) (Event, error) {
 	return e, nil
 }
 
-// decodeRecord decodes a single-object encoding of the named record into v,
-// resolving the writer schema against the newest reader schema.
+// decodeRecord decodes a single-object encoding (or the Confluent wire format)
+// of the named record into v, resolving the writer schema against the newest
+// reader schema.
 func (c *Codec) decodeRecord(record string, b []byte, v any) error {
+	if len(b) > 0 && b[0] == confluentMagic {
+		return c.decodeConfluent(record, b, v)
+	}
 	if len(b) < 10 || !bytes.Equal(b[:2], soe.Magic) {
 		return ErrNotSingleObject
 	}

@@ -123,7 +123,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 		return nil
 	}
 	fmt.Fprintln(stdout, "  postgres: not restored (-skip-postgres). Next:")
-	fmt.Fprintln(stdout, "    heimdall projections rebuild   # the graph from the log (the audit trail and enrichment state follow the log when Heimdall runs)")
+	fmt.Fprintln(stdout, "    heimdall projections rebuild graph   # and `... rebuild audit`: the read models from the log (enrichment state follows the log when Heimdall runs)")
 	fmt.Fprintln(stdout, "  The data keys (schema heimdall_keys) cannot be rebuilt from the log: restore them from a database backup,")
 	fmt.Fprintln(stdout, "  with the same HEIMDALL_MASTER_KEY, or encrypted values stay unreadable.")
 	return nil

@@ -3,7 +3,7 @@
 //
 //	heimdall serve                 API, ingest and projector in one process
 //	heimdall projector             the graph projector alone
-//	heimdall projections rebuild   replay the log into a fresh graph, then switch readers
+//	heimdall projections rebuild   rebuild the graph, vectors or audit trail beside the serving one, then switch
 //	heimdall projections status    generations, offsets and counts
 //	heimdall ingest FILE...        upload files through the API
 //	heimdall token                 print an access token for the tools' client
@@ -46,7 +46,7 @@ const usage = `usage: heimdall <command> [flags]
 commands:
   serve                   run the API, ingest, projector and enricher (HEIMDALL_COMPONENTS selects)
   projector               run the graph projector alone
-  projections rebuild     replay the event log into a fresh graph, then switch readers to it
+  projections rebuild     rebuild graph|vectors|audit beside the serving one (resumable), then switch readers
   projections status      show graph generations, counts and offsets
   replay [flags] (-to-topic NAME | -to-file PATH | -dry-run)
                           re-emit a range of the event log (by time, offsets, key, type,

@@ -29,6 +29,7 @@ import (
 	"github.com/heimdallhub/heimdall/internal/pii"
 	"github.com/heimdallhub/heimdall/internal/pii/policy"
 	"github.com/heimdallhub/heimdall/internal/pii/scrub"
+	"github.com/heimdallhub/heimdall/internal/schemaregistry"
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
 	"github.com/heimdallhub/heimdall/projections/graph"
 )
@@ -191,7 +192,7 @@ func operator(ctx context.Context, lookup env, audience string) (events.Actor, e
 
 // auditRotation appends the rotation's audit record and waits for it.
 func auditRotation(ctx context.Context, cfg config.Keys, clientTLS *tls.Config, actor events.Actor, rot datakeys.Rotation) error {
-	codec, err := events.NewCodec()
+	codec, err := schemaregistry.NewCodec(ctx, cfg.SchemaRegistry, cfg.CAFile, nil)
 	if err != nil {
 		return err
 	}

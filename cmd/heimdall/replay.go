@@ -14,6 +14,7 @@ import (
 	"github.com/heimdallhub/heimdall/internal/config"
 	"github.com/heimdallhub/heimdall/internal/kafka"
 	"github.com/heimdallhub/heimdall/internal/replay"
+	"github.com/heimdallhub/heimdall/internal/schemaregistry"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
@@ -183,6 +184,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	o.Logger = telemetry.NewLogger(stderr, cfg.LogLevel).With("command", "replay")
+	if o.Codec, err = schemaregistry.NewCodec(ctx, cfg.SchemaRegistry, cfg.TLS.CAFile, nil); err != nil {
+		return fmt.Errorf("loading event schemas: %w", err)
+	}
 
 	// The summary goes to stdout unless stdout carries the events.
 	summary := stdout

@@ -22,7 +22,6 @@ import (
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/commands/retract"
 	"github.com/heimdallhub/heimdall/commands/reveal"
-	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/auditstore"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/config"
@@ -34,6 +33,7 @@ import (
 	"github.com/heimdallhub/heimdall/internal/observable"
 	"github.com/heimdallhub/heimdall/internal/pii"
 	"github.com/heimdallhub/heimdall/internal/rbac"
+	"github.com/heimdallhub/heimdall/internal/schemaregistry"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
 	"github.com/heimdallhub/heimdall/projections/audit"
@@ -149,7 +149,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 	}
 	reg := telemetry.NewRegistry()
 	b.registry = reg
-	codec, err := events.NewCodec()
+	codec, err := schemaregistry.NewCodec(ctx, cfg.SchemaRegistry, cfg.TLS.CAFile, log)
 	if err != nil {
 		return nil, fmt.Errorf("loading event schemas: %w", err)
 	}

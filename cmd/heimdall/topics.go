@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/heimdallhub/heimdall/internal/replay"
+	"github.com/heimdallhub/heimdall/internal/schemaregistry"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 )
 
@@ -96,6 +97,9 @@ func topicsTail(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 		*topic = cfg.Kafka.EventsTopic
 	}
 	o := replay.TailOptions{Topic: *topic, Start: start, Filter: sel.filter(), Logger: telemetry.NewLogger(stderr, cfg.LogLevel).With("command", "topics tail")}
+	if o.Codec, err = schemaregistry.NewCodec(ctx, cfg.SchemaRegistry, cfg.TLS.CAFile, nil); err != nil {
+		return fmt.Errorf("loading event schemas: %w", err)
+	}
 	if err := replay.Tail(ctx, kc, o, stdout); err != nil {
 		return fmt.Errorf("tailing %s: %w", *topic, err)
 	}

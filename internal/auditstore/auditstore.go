@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -12,9 +13,12 @@ import (
 	"github.com/heimdallhub/heimdall/projections/audit"
 )
 
-const ddl = `
-CREATE SCHEMA IF NOT EXISTS heimdall_audit;
-CREATE TABLE IF NOT EXISTS heimdall_audit.log (
+// logDDL creates a table of audit entries (@log@, qualified) with its
+// indexes (names start with @i@); offsetsDDL a table of consumer offsets.
+// The live trail is log and offsets; a rebuild fills log_next and
+// offsets_next, which then take their names (rebuild.go).
+const (
+	logDDL = `CREATE TABLE IF NOT EXISTS @log@ (
 	event_id    uuid PRIMARY KEY,
 	action      text NOT NULL,
 	outcome     text NOT NULL,
@@ -25,35 +29,82 @@ CREATE TABLE IF NOT EXISTS heimdall_audit.log (
 	records     text[] NOT NULL,
 	details     jsonb NOT NULL
 );
-CREATE INDEX IF NOT EXISTS log_recorded ON heimdall_audit.log (recorded_at DESC, event_id DESC);
-CREATE INDEX IF NOT EXISTS log_actor ON heimdall_audit.log (actor_sub, recorded_at DESC);
-CREATE INDEX IF NOT EXISTS log_records ON heimdall_audit.log USING gin (records);
-CREATE TABLE IF NOT EXISTS heimdall_audit.offsets (
+CREATE INDEX IF NOT EXISTS @i@_recorded ON @log@ (recorded_at DESC, event_id DESC);
+CREATE INDEX IF NOT EXISTS @i@_actor ON @log@ (actor_sub, recorded_at DESC);
+CREATE INDEX IF NOT EXISTS @i@_records ON @log@ USING gin (records);`
+	offsetsDDL = `CREATE TABLE IF NOT EXISTS @offsets@ (
 	topic       text NOT NULL,
 	partition   integer NOT NULL,
 	next_offset bigint NOT NULL,
 	PRIMARY KEY (topic, partition)
 );`
+)
+
+// logIndexes are the suffixes of the log table's index names (besides its
+// primary key, <table>_pkey).
+var logIndexes = []string{"recorded", "actor", "records"}
+
+// tables names one audit trail's tables.
+type tables struct {
+	log, offsets string // qualified names
+	index        string // prefix of the log's index names
+}
+
+var (
+	liveTables = tables{log: "heimdall_audit.log", offsets: "heimdall_audit.offsets", index: "log"}
+	nextTables = tables{log: "heimdall_audit.log_next", offsets: "heimdall_audit.offsets_next", index: "log_next"}
+)
+
+// ddl creates the tables t.
+func (t tables) ddl() string {
+	r := strings.NewReplacer("@log@", t.log, "@i@", t.index, "@offsets@", t.offsets)
+	return r.Replace(logDDL) + "\n" + r.Replace(offsetsDDL)
+}
 
 // MaxPage bounds one page.
 const MaxPage = 1000
 
 // Store is the audit trail.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool *pgxpool.Pool
+	live trail
+}
 
 // New prepares the schema on pool.
 func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
-	if _, err := pool.Exec(ctx, ddl); err != nil {
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS heimdall_audit;\n"+liveTables.ddl()); err != nil {
 		return nil, fmt.Errorf("preparing the audit trail: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, live: trail{db: pool, t: liveTables}}, nil
 }
 
 var _ audit.Store = (*Store)(nil)
 
 // Offsets implements audit.Store.
 func (s *Store) Offsets(ctx context.Context, topic string, partitions []int32) (map[int32]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT partition, next_offset FROM heimdall_audit.offsets WHERE topic = $1 AND partition = ANY($2::integer[])`, topic, partitions)
+	return s.live.Offsets(ctx, topic, partitions)
+}
+
+// Append implements audit.Store.
+func (s *Store) Append(ctx context.Context, topic string, entries []audit.Entry, next map[int32]int64) error {
+	return s.live.Append(ctx, topic, entries, next)
+}
+
+// db is what a trail writes through: the pool, or a transaction.
+type db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// trail implements audit.Store on one pair of tables.
+type trail struct {
+	db db
+	t  tables
+}
+
+// Offsets implements audit.Store.
+func (s trail) Offsets(ctx context.Context, topic string, partitions []int32) (map[int32]int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT partition, next_offset FROM `+s.t.offsets+` WHERE topic = $1 AND partition = ANY($2::integer[])`, topic, partitions)
 	if err != nil {
 		return nil, fmt.Errorf("reading audit offsets: %w", err)
 	}
@@ -67,14 +118,14 @@ func (s *Store) Offsets(ctx context.Context, topic string, partitions []int32) (
 }
 
 // Append implements audit.Store.
-func (s *Store) Append(ctx context.Context, topic string, entries []audit.Entry, next map[int32]int64) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+func (s trail) Append(ctx context.Context, topic string, entries []audit.Entry, next map[int32]int64) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		for _, e := range entries {
 			details, err := json.Marshal(e.Details)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO heimdall_audit.log
+			if _, err := tx.Exec(ctx, `INSERT INTO `+s.t.log+`
 					(event_id, action, outcome, actor_sub, actor_iss, request_id, recorded_at, records, details)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`,
 				e.EventID, e.Action, e.Outcome, e.Actor.Subject, e.Actor.Issuer, e.RequestID, e.RecordedAt, e.Records, details); err != nil {
@@ -82,8 +133,8 @@ func (s *Store) Append(ctx context.Context, topic string, entries []audit.Entry,
 			}
 		}
 		for p, n := range next {
-			if _, err := tx.Exec(ctx, `INSERT INTO heimdall_audit.offsets (topic, partition, next_offset) VALUES ($1, $2, $3)
-				ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(heimdall_audit.offsets.next_offset, EXCLUDED.next_offset)`,
+			if _, err := tx.Exec(ctx, `INSERT INTO `+s.t.offsets+` AS o (topic, partition, next_offset) VALUES ($1, $2, $3)
+				ON CONFLICT (topic, partition) DO UPDATE SET next_offset = GREATEST(o.next_offset, EXCLUDED.next_offset)`,
 				topic, p, n); err != nil {
 				return fmt.Errorf("storing audit offsets: %w", err)
 			}

@@ -48,7 +48,36 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// OTLPTracesURL is the collector's OTLP/HTTP traces endpoint (https).
 	OTLPTracesURL string
+
+	// SchemaRegistry is the optional Confluent-compatible schema registry.
+	SchemaRegistry SchemaRegistry
 }
+
+// SchemaRegistry configures schema-registry mode (schemas/README.md): with a
+// URL, Heimdall registers its schemas there and writes the Confluent wire
+// format; readers accept both framings either way.
+type SchemaRegistry struct {
+	URL string // https; empty: no registry, single-object encoding
+	// WireFormat is what writers emit with a registry: confluent or
+	// single-object (the registry then only resolves schema ids on read).
+	WireFormat string
+	// BasicAuth is "user:password" for HTTP basic authentication, or empty.
+	BasicAuth Secret
+}
+
+// Secret is a configuration value that never prints.
+type Secret string
+
+// String implements fmt.Stringer without the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString implements fmt.GoStringer without the value.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
 
 // HTTP configures the API listener.
 type HTTP struct {
@@ -192,6 +221,9 @@ var Vars = []Var{
 	{"HEIMDALL_CLASSIFICATION_LEVELS", "UNCLASSIFIED,CONFIDENTIAL,SECRET,TOP SECRET", "Classification levels, lowest first; the PII policy must list the same. Every process of a deployment must agree."},
 	{"HEIMDALL_ROLE_CLAIMS", "groups", "Comma-separated claim paths (dots walk objects, e.g. realm_access.roles) whose values are the caller's roles."},
 	{"HEIMDALL_CLEARANCE_CLAIM", "clearance", "Claim path of the caller's clearance (UNCLASSIFIED, CONFIDENTIAL, SECRET, TOP SECRET); none: the caller sees nothing classified."},
+	{"HEIMDALL_SCHEMA_REGISTRY_URL", "", "Confluent-compatible schema registry (https, TLS 1.3 with HEIMDALL_CA_FILE; a path such as /apis/ccompat/v7 is kept). Set: every schema version is registered (subject = record full name, FULL_TRANSITIVE) and events are written in the Confluent wire format. Empty: the single-object encoding. Readers accept both."},
+	{"HEIMDALL_SCHEMA_REGISTRY_WIRE_FORMAT", "confluent", "With a schema registry, the framing written: confluent (0x00 + 4-byte schema id) or single-object (the registry then only resolves the ids of records already written, to switch back)."},
+	{"HEIMDALL_SCHEMA_REGISTRY_BASIC_AUTH", "", "Secret. user:password for the schema registry's HTTP basic authentication; empty: none."},
 	{"HEIMDALL_ROLE_GRANTS", DefaultGrants, "Permissions per role: role=perm+perm;role=perm. Permissions: ingest, read, classify, decrypt, admin, peer. A role not listed grants nothing."},
 }
 
@@ -263,6 +295,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			RoleClaims:     r.list("HEIMDALL_ROLE_CLAIMS"),
 			ClearanceClaim: r.str("HEIMDALL_CLEARANCE_CLAIM"),
 		},
+		SchemaRegistry: r.schemaRegistry(),
 	}
 	for _, l := range strings.Split(r.str("HEIMDALL_CLASSIFICATION_LEVELS"), ",") {
 		if l = strings.TrimSpace(l); l != "" {
@@ -300,6 +333,8 @@ type Keys struct {
 	AuditTopic string
 	Audience   string
 	PeerID     string
+	// SchemaRegistry frames the audit record as the deployment does.
+	SchemaRegistry SchemaRegistry
 }
 
 // LoadKeys reads the configuration of `heimdall keys`: the database, the
@@ -320,6 +355,8 @@ func LoadKeys(lookup func(string) (string, bool)) (Keys, error) {
 		AuditTopic: r.str("HEIMDALL_KAFKA_AUDIT_TOPIC"),
 		Audience:   r.str("HEIMDALL_OIDC_AUDIENCE"),
 		PeerID:     r.str("HEIMDALL_PEER_ID"),
+
+		SchemaRegistry: r.schemaRegistry(),
 	}
 	r.piiKeys(&k.PII)
 	if err := checkPostgresURL(k.Postgres.URL); err != nil {
@@ -539,6 +576,36 @@ func (r *reader) piiKeys(p *PII) {
 		return
 	}
 	p.PseudonymKeys = ps
+}
+
+// schemaRegistry reads and checks the schema registry variables; errors
+// never quote the URL or the credentials.
+func (r *reader) schemaRegistry() SchemaRegistry {
+	s := SchemaRegistry{
+		URL:        r.str("HEIMDALL_SCHEMA_REGISTRY_URL"),
+		WireFormat: r.str("HEIMDALL_SCHEMA_REGISTRY_WIRE_FORMAT"),
+		BasicAuth:  Secret(r.str("HEIMDALL_SCHEMA_REGISTRY_BASIC_AUTH")),
+	}
+	if s.URL != "" {
+		if u, err := url.Parse(s.URL); err != nil || u.Scheme != "https" || u.Host == "" {
+			r.errs = append(r.errs, errors.New("HEIMDALL_SCHEMA_REGISTRY_URL: must be an https URL"))
+		} else if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			r.errs = append(r.errs, errors.New("HEIMDALL_SCHEMA_REGISTRY_URL: must have no user info, query or fragment (credentials go in HEIMDALL_SCHEMA_REGISTRY_BASIC_AUTH)"))
+		}
+	}
+	switch s.WireFormat {
+	case "confluent", "single-object":
+	default:
+		r.errs = append(r.errs, errors.New("HEIMDALL_SCHEMA_REGISTRY_WIRE_FORMAT: must be confluent or single-object"))
+	}
+	if s.BasicAuth != "" {
+		if s.URL == "" {
+			r.errs = append(r.errs, errors.New("HEIMDALL_SCHEMA_REGISTRY_BASIC_AUTH: set without HEIMDALL_SCHEMA_REGISTRY_URL"))
+		} else if !strings.Contains(string(s.BasicAuth), ":") {
+			r.errs = append(r.errs, errors.New("HEIMDALL_SCHEMA_REGISTRY_BASIC_AUTH: must be user:password"))
+		}
+	}
+	return s
 }
 
 func (r *reader) duration(name string) time.Duration {

@@ -258,3 +258,64 @@ func (s *Store) DropGeneration(ctx context.Context, id int64) error {
 	s.log.Info("graph generation dropped", "generation", id, "graph", name)
 	return nil
 }
+
+// BuildingGenerations lists the generations in state building, newest
+// first: rebuilds in progress, or interrupted ones that may be resumed.
+func (s *Store) BuildingGenerations(ctx context.Context) ([]graph.Generation, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+generationColumns+" FROM heimdall.generations WHERE state = 'building' ORDER BY id DESC")
+	if err != nil {
+		return nil, fmt.Errorf("listing building graph generations: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (graph.Generation, error) { return scanGeneration(r) })
+	if err != nil {
+		return nil, fmt.Errorf("listing building graph generations: %w", err)
+	}
+	return out, nil
+}
+
+// ResumeRebuild returns the generation a graph rebuild writes to. Without
+// fresh, that is the newest generation in state building, if there is one
+// (resumed is true): its stored offsets were committed with its contents,
+// so a rebuild projector continues exactly where the interrupted rebuild
+// stopped. Otherwise, and with fresh, it is a new generation from
+// BeginRebuild. Every other building generation is dropped (fresh drops
+// them all first); dropped lists them. The caller must hold the graph
+// rebuild lock (LockRebuild), so that no other rebuild writes to them.
+func (s *Store) ResumeRebuild(ctx context.Context, fresh bool) (gen graph.Generation, resumed bool, dropped []int64, err error) {
+	building, err := s.BuildingGenerations(ctx)
+	if err != nil {
+		return graph.Generation{}, false, nil, err
+	}
+	if !fresh && len(building) > 0 {
+		gen, resumed = building[0], true
+		building = building[1:]
+	}
+	for _, g := range building {
+		if err := s.DropGeneration(ctx, g.ID); err != nil {
+			return graph.Generation{}, false, dropped, err
+		}
+		dropped = append(dropped, g.ID)
+	}
+	if resumed {
+		s.log.Info("graph rebuild resumed", "generation", gen.ID, "graph", gen.Graph)
+		return gen, true, dropped, nil
+	}
+	gen, err = s.BeginRebuild(ctx)
+	return gen, false, dropped, err
+}
+
+// StoredOffsets returns every stored next offset of topic in gen, by
+// partition.
+func (s *Store) StoredOffsets(ctx context.Context, gen graph.Generation, topic string) (map[int32]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT partition, next_offset FROM `+quoteIdent(gen.Graph)+`.offsets WHERE topic = $1`, topic)
+	if err != nil {
+		return nil, fmt.Errorf("reading offsets of %s in %s: %w", topic, gen.Graph, err)
+	}
+	out := map[int32]int64{}
+	var p int32
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&p, &n}, func() error { out[p] = n; return nil }); err != nil {
+		return nil, fmt.Errorf("reading offsets of %s in %s: %w", topic, gen.Graph, err)
+	}
+	return out, nil
+}

@@ -45,6 +45,10 @@ type Options struct {
 	Progress      func(Stats)
 	ProgressEvery time.Duration
 	Logger        *slog.Logger
+	// Codec decodes records for the filter (records are copied whole,
+	// framing included); nil: the codec without a schema registry, which
+	// cannot read records in the Confluent wire format.
+	Codec *events.Codec
 }
 
 // Stats count what Run did.
@@ -275,9 +279,12 @@ func (r *runner) consume(ctx context.Context, cfg kafka.Config, ranges map[int32
 	if len(ranges) == 0 {
 		return nil
 	}
-	codec, err := events.NewCodec()
-	if err != nil {
-		return err
+	codec := r.o.Codec
+	if codec == nil {
+		var err error
+		if codec, err = events.NewCodec(); err != nil {
+			return err
+		}
 	}
 	r.codec = codec
 	offsets := map[int32]kgo.Offset{}

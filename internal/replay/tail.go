@@ -53,6 +53,8 @@ type TailOptions struct {
 	Start  Start
 	Filter Filter
 	Logger *slog.Logger
+	// Codec decodes the records; nil: the codec without a schema registry.
+	Codec *events.Codec
 }
 
 // Tail follows every partition of o.Topic from o.Start and writes each
@@ -70,9 +72,12 @@ func Tail(ctx context.Context, cfg kafka.Config, o TailOptions, w io.Writer) err
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	codec, err := events.NewCodec()
-	if err != nil {
-		return err
+	codec := o.Codec
+	if codec == nil {
+		var err error
+		if codec, err = events.NewCodec(); err != nil {
+			return err
+		}
 	}
 	if err := topicExists(ctx, cfg, o.Topic); err != nil {
 		return err

@@ -38,9 +38,11 @@
 //
 //  1. the rebuild command creates a new generation in state building
 //     (graphstore's BeginRebuild) and runs a projector built with
-//     WithGeneration(gen), which consumes every partition from offset 0 (the
-//     new generation has no stored offsets) up to the high watermarks read
-//     when the rebuild started;
+//     WithGeneration(gen), which consumes every partition from the
+//     generation's stored offsets (0 for a new one; a rebuild that died
+//     left its offsets committed with its contents, and the next run
+//     resumes there unless asked for a fresh start) up to the high
+//     watermarks read when the rebuild started;
 //  2. it then activates the generation (graphstore's Activate): in one
 //     transaction the new generation becomes active and the old one
 //     retired; generations retired before that are dropped, so the
