@@ -28,8 +28,11 @@ import (
 //     and updated when they changed; relations likewise, after entities;
 //  4. the vertices and edges of new states are inserted into their label
 //     tables, those of changed states rewritten (see apply for how), and
-//     provenance and projection errors inserted (ON CONFLICT DO NOTHING)
-//     and the next offsets stored, in one pipelined round trip.
+//     provenance, contributions and projection errors inserted (ON
+//     CONFLICT DO NOTHING), pending reclassifications kept or merged
+//     (settlePending) and the next offsets stored, in one pipelined round
+//     trip;
+//  5. retractions are applied last (applyRetraction).
 //
 // Concurrent batches on different partitions may touch the same keys: the
 // lock order (offsets, entity inserts then locks by key, relation inserts
@@ -85,7 +88,8 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, sa
 		}
 	}
 	var state string
-	err := tx.QueryRow(ctx, "SELECT state FROM heimdall.generations WHERE id = $1 FOR SHARE", gen.ID).Scan(&state)
+	var createdLayout int
+	err := tx.QueryRow(ctx, "SELECT state, created_layout FROM heimdall.generations WHERE id = $1 FOR SHARE", gen.ID).Scan(&state, &createdLayout)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return graph.ErrGenerationChanged
 	}
@@ -96,7 +100,8 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, sa
 		return graph.ErrGenerationChanged
 	}
 	g := quoteIdent(gen.Graph)
-	if err := lockForRetractions(ctx, tx, gen, req.Retracting); err != nil {
+	exact := createdLayout >= contributionsLayout
+	if err := lockForRetractions(ctx, tx, gen, req.Exclusive); err != nil {
 		return err
 	}
 	gone, err := retracted(ctx, tx, g)
@@ -122,13 +127,20 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, sa
 	}
 	queueProvenance(&final, g, ch.Provenance)
 	queueEnrichments(&final, g, ch.Enrichments)
+	if exact {
+		queueContributions(&final, g, ch.Contributions)
+	}
 	queueErrors(&final, g, ch.Errors)
 	queueOffsets(&final, g, ch.Offsets)
 	if err := final.send(ctx, tx); err != nil {
 		return fmt.Errorf("writing graph changes: %w", err)
 	}
 	for _, r := range ch.Retractions {
-		if err := s.applyRetraction(ctx, tx, g, r); err != nil {
+		apply := s.applyRetractionLegacy
+		if exact {
+			apply = s.applyRetraction
+		}
+		if err := apply(ctx, tx, g, r); err != nil {
 			return err
 		}
 	}
@@ -201,13 +213,20 @@ func (s *Store) applyEntities(ctx context.Context, tx pgx.Tx, gen graph.Generati
 	for i, d := range deltas {
 		keys[i] = d.Key
 	}
-	exists, err := existingKeys(ctx, tx, g+".entity_state", keys)
+	exists, pending, err := existing(ctx, tx, g, graph.ContributionEntity, keys)
 	if err != nil {
 		return nil, fmt.Errorf("reading entity states: %w", err)
 	}
-	deltas = slices.DeleteFunc(slices.Clone(deltas), func(d graph.EntityState) bool {
-		return d.ClassifyOnly && !exists[d.Key] // a reclassification never creates a record
-	})
+	deltas, err = settlePending(out, g, graph.ContributionEntity, deltas, exists, pending,
+		func(d graph.EntityState) (string, bool, graph.Reclassification) {
+			return d.Key, d.ClassifyOnly, d.Reclassification
+		},
+		func(d graph.EntityState, r graph.Reclassification) graph.EntityState {
+			return graph.MergeEntity(d, graph.EntityState{Key: d.Key, Reclassification: r, ClassifyOnly: true})
+		})
+	if err != nil {
+		return nil, err
+	}
 	vertices := map[target]*propBatch{}
 	var missing []graph.EntityState
 	lock := make([]string, 0, len(exists))
@@ -225,17 +244,19 @@ func (s *Store) applyEntities(ctx context.Context, tx pgx.Tx, gen graph.Generati
 			return nil, err
 		}
 		rows, err := tx.Query(ctx, `INSERT INTO `+g+`.entity_state AS s
-				(key, label, graphid, kind, value, first_seen, last_seen, sources, vector, attributes, classification)
+				(key, label, graphid, kind, value, first_seen, last_seen, sources, vector, attributes, classification,
+				 reclassification, levels)
 			SELECT u.key, u.label, ag_catalog._graphid(l.id, nextval(l.seq)), u.kind, u.value, u.fs, u.ls,
-				u.src::jsonb, u.vec::jsonb, u.attrs::jsonb, u.cls
+				u.src::jsonb, u.vec::jsonb, u.attrs::jsonb, u.cls, u.rc::jsonb, u.lv::jsonb
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-				$7::text[], $8::text[], $9::text[], $10::text[]) AS u(key, label, kind, value, fs, ls, src, vec, attrs, cls)
+				$7::text[], $8::text[], $9::text[], $10::text[], $14::text[], $15::text[])
+				AS u(key, label, kind, value, fs, ls, src, vec, attrs, cls, rc, lv)
 			JOIN unnest($11::text[], $12::integer[], $13::text[]::regclass[]) AS l(name, id, seq) ON l.name = u.label
 			ORDER BY u.key COLLATE "C"
 			ON CONFLICT (key) DO NOTHING
 			RETURNING s.key, s.graphid::text`,
 			cols.keys, cols.labels, cols.kinds, cols.values, cols.firstSeen, cols.lastSeen,
-			cols.sources, cols.vectors, cols.attrs, cols.classes, lnames, lids, lseqs)
+			cols.sources, cols.vectors, cols.attrs, cols.classes, lnames, lids, lseqs, cols.reclass, cols.levels)
 		if err != nil {
 			return nil, fmt.Errorf("inserting entity states: %w", err)
 		}
@@ -284,36 +305,76 @@ func (s *Store) applyEntities(ctx context.Context, tx pgx.Tx, gen graph.Generati
 		addVertex(vertices, target{st.label, changedMode(safe)}, st.graphid, merged)
 	}
 	if len(changed) > 0 {
-		u := entityColumns(changed)
-		out.queue(-1, `UPDATE `+g+`.entity_state AS s SET kind = u.kind, value = u.value, first_seen = u.fs,
-				last_seen = u.ls, sources = u.src::jsonb, vector = u.vec::jsonb, attributes = u.attrs::jsonb,
-				classification = u.cls
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-				$6::text[], $7::text[], $8::text[], $9::text[]) AS u(key, kind, value, fs, ls, src, vec, attrs, cls)
-			WHERE s.key = u.key`,
-			u.keys, u.kinds, u.values, u.firstSeen, u.lastSeen, u.sources, u.vectors, u.attrs, u.classes)
+		queueEntityUpdate(out, g, changed)
 	}
 	queueElements(out, g, vertices, false)
 	return ids, nil
 }
 
-// existingKeys returns which of keys have a row in table, without locking.
-func existingKeys(ctx context.Context, tx pgx.Tx, table string, keys []string) (map[string]bool, error) {
-	rows, err := tx.Query(ctx, `SELECT key FROM `+table+` WHERE key = ANY($1::text[])`, keys)
-	if err != nil {
-		return nil, err
+// queueEntityUpdate queues the rewrite of changed entity state rows.
+func queueEntityUpdate(out *writes, g string, changed []graph.EntityState) {
+	u := entityColumns(changed)
+	out.queue(-1, `UPDATE `+g+`.entity_state AS s SET kind = u.kind, value = u.value, first_seen = u.fs,
+			last_seen = u.ls, sources = u.src::jsonb, vector = u.vec::jsonb, attributes = u.attrs::jsonb,
+			classification = u.cls, reclassification = u.rc::jsonb, levels = u.lv::jsonb
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+			$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+			AS u(key, kind, value, fs, ls, src, vec, attrs, cls, rc, lv)
+		WHERE s.key = u.key`,
+		u.keys, u.kinds, u.values, u.firstSeen, u.lastSeen, u.sources, u.vectors, u.attrs, u.classes, u.reclass, u.levels)
+}
+
+// queueRelationUpdate queues the rewrite of changed relation state rows
+// (their endpoints and type stay).
+func queueRelationUpdate(out *writes, g string, changed []graph.RelationState) {
+	u := relationColumns(changed)
+	out.queue(-1, `UPDATE `+g+`.relation_state AS s SET first_seen = u.fs, last_seen = u.ls,
+			sources = u.src::jsonb, vector = u.vec::jsonb, attributes = u.attrs::jsonb, classification = u.cls,
+			reclassification = u.rc::jsonb, levels = u.lv::jsonb
+		FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[])
+			AS u(key, fs, ls, src, vec, attrs, cls, rc, lv)
+		WHERE s.key = u.key`,
+		u.keys, u.firstSeen, u.lastSeen, u.sources, u.vectors, u.attrs, u.classes, u.reclass, u.levels)
+}
+
+// settlePending applies the rules of reclassifications against existence:
+// a reclassification-only delta of a record that does not exist is kept
+// as pending (and never creates the record); a pending reclassification
+// is merged into the delta of a record the batch touches (creating or
+// updating it), and dropped from the pending ones. Either way the result
+// is what it would be had the reclassification arrived after the record.
+// The batch runs exclusively when it holds reclassifications
+// (graph.ApplyRequest.Exclusive), so no other transaction creates a record
+// or adds a pending reclassification meanwhile.
+func settlePending[S any](out *writes, g, typ string, deltas []S, exists map[string]bool, pending map[string]graph.Reclassification,
+	parts func(S) (key string, classifyOnly bool, r graph.Reclassification), with func(S, graph.Reclassification) S) ([]S, error) {
+	var keep []S
+	var park []pendingReclass
+	var merged []string
+	for _, d := range deltas {
+		key, only, r := parts(d)
+		if only && !exists[key] {
+			if p, ok := pending[key]; ok {
+				r = graph.LaterReclassification(r, p)
+			}
+			park = append(park, pendingReclass{typ: typ, key: key, r: r})
+			continue
+		}
+		if p, ok := pending[key]; ok {
+			d = with(d, p)
+			merged = append(merged, key)
+		}
+		keep = append(keep, d)
 	}
-	out := make(map[string]bool, len(keys))
-	var k string
-	if _, err := pgx.ForEachRow(rows, []any{&k}, func() error { out[k] = true; return nil }); err != nil {
-		return nil, err
-	}
-	return out, nil
+	queuePending(out, g, park)
+	queueDropPending(out, g, typ, merged)
+	return keep, nil
 }
 
 func lockEntities(ctx context.Context, tx pgx.Tx, g string, keys []string) (map[string]storedEntity, error) {
 	rows, err := tx.Query(ctx, `SELECT key, label, graphid::text, kind, value, first_seen, last_seen,
-			sources::text, vector::text, attributes::text, classification
+			sources::text, vector::text, attributes::text, classification, reclassification::text, levels::text
 		FROM `+g+`.entity_state WHERE key = ANY($1::text[]) ORDER BY key FOR NO KEY UPDATE`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("locking entity states: %w", err)
@@ -325,15 +386,23 @@ func lockEntities(ctx context.Context, tx pgx.Tx, g string, keys []string) (map[
 		src, vec, attrs      string
 		cls                  *string
 		key, kind, value, id string
-		label                string
+		label, levels        string
+		rc                   *string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&key, &label, &id, &kind, &value, &fs, &ls, &src, &vec, &attrs, &cls}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&key, &label, &id, &kind, &value, &fs, &ls, &src, &vec, &attrs, &cls, &rc, &levels}, func() error {
 		st = storedEntity{label: label, graphid: id}
 		st.Key, st.Kind, st.Value = key, kind, value
 		if fs != nil && ls != nil && cls != nil {
 			st.Observed, st.FirstSeen, st.LastSeen, st.Classification = true, fs.UTC(), ls.UTC(), *cls
 		}
 		if err := decodeJSONState(src, vec, attrs, &st.Sources, &st.Vector, &st.Attributes); err != nil {
+			return fmt.Errorf("entity state %s: %w", key, err)
+		}
+		var err error
+		if st.Reclassification, err = decodeReclass(rc); err != nil {
+			return fmt.Errorf("entity state %s: %w", key, err)
+		}
+		if st.Levels, err = decodeLevels(levels); err != nil {
 			return fmt.Errorf("entity state %s: %w", key, err)
 		}
 		out[key] = st
@@ -362,13 +431,20 @@ func (s *Store) applyRelations(ctx context.Context, tx pgx.Tx, gen graph.Generat
 	for i, d := range deltas {
 		keys[i] = d.Key
 	}
-	exists, err := existingKeys(ctx, tx, g+".relation_state", keys)
+	exists, pending, err := existing(ctx, tx, g, graph.ContributionRelation, keys)
 	if err != nil {
 		return fmt.Errorf("reading relation states: %w", err)
 	}
-	deltas = slices.DeleteFunc(slices.Clone(deltas), func(d graph.RelationState) bool {
-		return d.ClassifyOnly && !exists[d.Key] // a reclassification never creates a record
-	})
+	deltas, err = settlePending(out, g, graph.ContributionRelation, deltas, exists, pending,
+		func(d graph.RelationState) (string, bool, graph.Reclassification) {
+			return d.Key, d.ClassifyOnly, d.Reclassification
+		},
+		func(d graph.RelationState, r graph.Reclassification) graph.RelationState {
+			return graph.MergeRelation(d, graph.RelationState{Key: d.Key, Reclassification: r, ClassifyOnly: true})
+		})
+	if err != nil {
+		return err
+	}
 	edges := map[target]*propBatch{}
 	add := func(label, id string, r graph.RelationState) error {
 		start, end := ids[r.SourceKey], ids[r.TargetKey]
@@ -395,17 +471,19 @@ func (s *Store) applyRelations(ctx context.Context, tx pgx.Tx, gen graph.Generat
 			return err
 		}
 		rows, err := tx.Query(ctx, `INSERT INTO `+g+`.relation_state AS s
-				(key, label, graphid, source_key, target_key, first_seen, last_seen, sources, vector, attributes, classification)
+				(key, label, graphid, source_key, target_key, first_seen, last_seen, sources, vector, attributes, classification,
+				 reclassification, levels)
 			SELECT u.key, u.label, ag_catalog._graphid(l.id, nextval(l.seq)), u.sk, u.tk, u.fs, u.ls,
-				u.src::jsonb, u.vec::jsonb, u.attrs::jsonb, u.cls
+				u.src::jsonb, u.vec::jsonb, u.attrs::jsonb, u.cls, u.rc::jsonb, u.lv::jsonb
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-				$7::text[], $8::text[], $9::text[], $10::text[]) AS u(key, label, sk, tk, fs, ls, src, vec, attrs, cls)
+				$7::text[], $8::text[], $9::text[], $10::text[], $14::text[], $15::text[])
+				AS u(key, label, sk, tk, fs, ls, src, vec, attrs, cls, rc, lv)
 			JOIN unnest($11::text[], $12::integer[], $13::text[]::regclass[]) AS l(name, id, seq) ON l.name = u.label
 			ORDER BY u.key COLLATE "C"
 			ON CONFLICT (key) DO NOTHING
 			RETURNING s.key, s.graphid::text`,
 			cols.keys, cols.types, cols.sourceKeys, cols.targetKeys, cols.firstSeen, cols.lastSeen,
-			cols.sources, cols.vectors, cols.attrs, cols.classes, lnames, lids, lseqs)
+			cols.sources, cols.vectors, cols.attrs, cols.classes, lnames, lids, lseqs, cols.reclass, cols.levels)
 		if err != nil {
 			return fmt.Errorf("inserting relation states: %w", err)
 		}
@@ -477,13 +555,7 @@ func (s *Store) applyRelations(ctx context.Context, tx pgx.Tx, gen graph.Generat
 		addEdge(edges, target{st.label, modeUpsert}, st.graphid, ids[d.SourceKey], ids[d.TargetKey], merged)
 	}
 	if len(changed) > 0 {
-		u := relationColumns(changed)
-		out.queue(-1, `UPDATE `+g+`.relation_state AS s SET first_seen = u.fs, last_seen = u.ls,
-				sources = u.src::jsonb, vector = u.vec::jsonb, attributes = u.attrs::jsonb, classification = u.cls
-			FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
-				AS u(key, fs, ls, src, vec, attrs, cls)
-			WHERE s.key = u.key`,
-			u.keys, u.firstSeen, u.lastSeen, u.sources, u.vectors, u.attrs, u.classes)
+		queueRelationUpdate(out, g, changed)
 	}
 	queueElements(out, g, edges, true)
 	return nil
@@ -491,7 +563,7 @@ func (s *Store) applyRelations(ctx context.Context, tx pgx.Tx, gen graph.Generat
 
 func lockRelations(ctx context.Context, tx pgx.Tx, g string, keys []string) (map[string]storedRelation, error) {
 	rows, err := tx.Query(ctx, `SELECT key, label, graphid::text, source_key, target_key, first_seen, last_seen,
-			sources::text, vector::text, attributes::text, classification
+			sources::text, vector::text, attributes::text, classification, reclassification::text, levels::text
 		FROM `+g+`.relation_state WHERE key = ANY($1::text[]) ORDER BY key FOR NO KEY UPDATE`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("locking relation states: %w", err)
@@ -500,14 +572,22 @@ func lockRelations(ctx context.Context, tx pgx.Tx, g string, keys []string) (map
 	var (
 		st                               storedRelation
 		key, label, id, sk, tk, src, vec string
-		attrs, cls                       string
+		attrs, cls, levels               string
+		rc                               *string
 		fs, ls                           time.Time
 	)
-	_, err = pgx.ForEachRow(rows, []any{&key, &label, &id, &sk, &tk, &fs, &ls, &src, &vec, &attrs, &cls}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&key, &label, &id, &sk, &tk, &fs, &ls, &src, &vec, &attrs, &cls, &rc, &levels}, func() error {
 		st = storedRelation{label: label, graphid: id}
 		st.Key, st.Type, st.SourceKey, st.TargetKey = key, label, sk, tk
 		st.FirstSeen, st.LastSeen, st.Classification = fs.UTC(), ls.UTC(), cls
 		if err := decodeJSONState(src, vec, attrs, &st.Sources, &st.Vector, &st.Attributes); err != nil {
+			return fmt.Errorf("relation state %s: %w", key, err)
+		}
+		var err error
+		if st.Reclassification, err = decodeReclass(rc); err != nil {
+			return fmt.Errorf("relation state %s: %w", key, err)
+		}
+		if st.Levels, err = decodeLevels(levels); err != nil {
 			return fmt.Errorf("relation state %s: %w", key, err)
 		}
 		out[key] = st
@@ -566,7 +646,8 @@ type entityCols struct {
 	keys, labels, kinds, values []string
 	firstSeen, lastSeen         []*time.Time
 	sources, vectors, attrs     []string
-	classes                     []*string
+	classes, reclass            []*string
+	levels                      []string
 }
 
 func entityColumns(ss []graph.EntityState) entityCols {
@@ -575,8 +656,10 @@ func entityColumns(ss []graph.EntityState) entityCols {
 		keys: make([]string, n), labels: make([]string, n), kinds: make([]string, n), values: make([]string, n),
 		firstSeen: make([]*time.Time, n), lastSeen: make([]*time.Time, n),
 		sources: make([]string, n), vectors: make([]string, n), attrs: make([]string, n), classes: make([]*string, n),
+		reclass: make([]*string, n), levels: make([]string, n),
 	}
 	for i, s := range ss {
+		c.reclass[i], c.levels[i] = encodeReclass(s.Reclassification), encodeLevels(s.Levels)
 		c.keys[i], c.labels[i], c.kinds[i], c.values[i] = s.Key, s.Label(), s.Kind, s.Value
 		if s.Observed {
 			fs, ls, cls := s.FirstSeen, s.LastSeen, s.Classification
@@ -591,6 +674,8 @@ type relationCols struct {
 	keys, types, sourceKeys, targetKeys []string
 	firstSeen, lastSeen                 []time.Time
 	sources, vectors, attrs, classes    []string
+	reclass                             []*string
+	levels                              []string
 }
 
 func relationColumns(rs []graph.RelationState) relationCols {
@@ -599,8 +684,10 @@ func relationColumns(rs []graph.RelationState) relationCols {
 		keys: make([]string, n), types: make([]string, n), sourceKeys: make([]string, n), targetKeys: make([]string, n),
 		firstSeen: make([]time.Time, n), lastSeen: make([]time.Time, n),
 		sources: make([]string, n), vectors: make([]string, n), attrs: make([]string, n), classes: make([]string, n),
+		reclass: make([]*string, n), levels: make([]string, n),
 	}
 	for i, r := range rs {
+		c.reclass[i], c.levels[i] = encodeReclass(r.Reclassification), encodeLevels(r.Levels)
 		c.keys[i], c.types[i], c.sourceKeys[i], c.targetKeys[i] = r.Key, r.Type, r.SourceKey, r.TargetKey
 		c.firstSeen[i], c.lastSeen[i], c.classes[i] = r.FirstSeen, r.LastSeen, r.Classification
 		c.sources[i], c.vectors[i], c.attrs[i] = encodeJSONState(r.Sources, r.Vector, r.Attributes)

@@ -17,8 +17,9 @@ func classifyEvent(key, recordType, level string, n int) events.Event {
 	return e
 }
 
-// A classification change replaces the level in log order; later
-// observations raise it again; it never creates a record.
+// A classification change overrides what was observed before it in HLC
+// order (here also log order); later observations raise it again; it never
+// creates a record.
 func TestClassificationChanges(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, testDatabase(t))

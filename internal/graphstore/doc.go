@@ -19,9 +19,16 @@
 // that name, and layout.sql adds, in the same schema:
 //
 //   - entity_state: merged state per vertex key, with the vertex's label and
-//     graphid, version vector and attributes (jsonb);
+//     graphid, version vector and attributes (jsonb), and the parts the
+//     classification is derived from: the winning reclassification and the
+//     level clock (jsonb, never shown by reads);
 //   - relation_state: merged state per edge key, with its endpoints' keys;
 //   - provenance: one row per (record key, event id);
+//   - contributions: what each event added to each record (one row per
+//     record key, type and event id, with its batch and source), so that a
+//     retraction recomputes the records it touches from what remains;
+//   - pending_reclassifications: the winning reclassification of records
+//     that do not exist (yet, or any more), merged in when they appear;
 //   - offsets: next offset per (topic, partition);
 //   - projection_errors: records skipped as unusable, with a reason that
 //     holds no values.
@@ -36,9 +43,21 @@
 // # Writes
 //
 // Apply writes a batch in one transaction: the generation check, the offsets
-// (locked), the merged states, vertices, edges, provenance, errors and the
-// next offsets. See Apply for the locking order that keeps concurrent
-// projectors on different partitions correct and free of deadlocks.
+// (locked), the merged states, vertices, edges, provenance, contributions,
+// errors and the next offsets. See Apply for the locking order that keeps
+// concurrent projectors on different partitions correct and free of
+// deadlocks. A batch holding a retraction or a classification change runs
+// alone (an exclusive advisory lock of the generation).
+//
+// # Layout versions
+//
+// heimdall.generations records per generation its layout (current) and
+// created_layout. Upgrades in place are additive (upgradeLayout). Layout 6
+// added the classification clocks, contributions and pending
+// reclassifications: a generation upgraded to it counts its stored levels
+// as observed at HLC 0, and since it has no contributions for what it held
+// before, its retractions keep the recompute from provenance (sources and
+// times only) while created_layout is below 6; a rebuild makes them exact.
 //
 // # Generations
 //

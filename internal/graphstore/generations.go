@@ -120,8 +120,8 @@ func (s *Store) createGeneration(ctx context.Context, tx pgx.Tx, state graph.Gen
 	}
 	name := fmt.Sprintf("heimdall_%d", id)
 	g, err := scanGeneration(tx.QueryRow(ctx, `
-		INSERT INTO heimdall.generations (id, graph_name, state, layout, age_version, activated_at)
-		VALUES ($1, $2, $3, $4, $5, CASE WHEN $3 = 'active' THEN now() END)
+		INSERT INTO heimdall.generations (id, graph_name, state, layout, created_layout, age_version, activated_at)
+		VALUES ($1, $2, $3, $4, $4, $5, CASE WHEN $3 = 'active' THEN now() END)
 		RETURNING `+generationColumns, id, name, string(state), layoutVersion, s.ageVersion))
 	if err != nil {
 		return graph.Generation{}, fmt.Errorf("recording generation %d: %w", id, err)

@@ -1,9 +1,10 @@
 -- Per-generation tables, created in the schema of the generation's AGE graph
 -- (@graph@ is replaced by its quoted name) right after create_graph, so that
--- drop_graph(name, true) drops a retired generation whole. Layout version 5
+-- drop_graph(name, true) drops a retired generation whole. Layout version 6
 -- (version 1 lacked the endpoint indexes, version 2 the similarity table,
--- version 3 the retractions, version 4 the enrichment view; upgradeLayout
--- adds them in place).
+-- version 3 the retractions, version 4 the enrichment view, version 5 the
+-- classification clocks, contributions and pending reclassifications;
+-- upgradeLayout adds them in place).
 
 -- Merged state of each vertex; the vertex's properties are derived from it.
 -- An entity known only as a relation endpoint has no times, classification,
@@ -19,7 +20,9 @@ CREATE TABLE @graph@.entity_state (
     sources        jsonb NOT NULL,           -- sorted array of source names
     vector         jsonb NOT NULL,           -- version vector: {"peer": counter}
     attributes     jsonb NOT NULL,           -- {"name": [sorted values]}
-    classification text,
+    classification text,                     -- effective level, derived from the two below
+    reclassification jsonb,                  -- winning classification.changed: {"level","hlc","peer","event_id"}; NULL if none
+    levels         jsonb NOT NULL DEFAULT '{}', -- {"LEVEL": greatest HLC observed with it}
     CHECK ((first_seen IS NULL) = (last_seen IS NULL) AND (first_seen IS NULL) = (classification IS NULL))
 ) WITH (fillfactor = 80); -- room for HOT updates: states are rewritten in place often
 
@@ -35,7 +38,9 @@ CREATE TABLE @graph@.relation_state (
     sources        jsonb NOT NULL,
     vector         jsonb NOT NULL,
     attributes     jsonb NOT NULL,
-    classification text NOT NULL
+    classification text NOT NULL,
+    reclassification jsonb,
+    levels         jsonb NOT NULL DEFAULT '{}'
 ) WITH (fillfactor = 80);
 
 -- Where each event about a record came from; one row per (record, event).
@@ -126,4 +131,32 @@ CREATE TABLE IF NOT EXISTS @graph@.enrichments (
     relations      jsonb NOT NULL,
     embedding      vector,
     PRIMARY KEY (record_key, provider)
+);
+
+-- What each event added to each record (graph.Contribution; delta is its
+-- state delta or enrichment result), so that a retraction recomputes a
+-- record from what remains, exactly as if the retracted events had never
+-- been applied.
+CREATE TABLE IF NOT EXISTS @graph@.contributions (
+    record_key text COLLATE "C" NOT NULL,
+    type       text COLLATE "C" NOT NULL,   -- entity, relation or enrichment
+    event_id   uuid NOT NULL,
+    batch_id   text NOT NULL,
+    source     text NOT NULL,
+    delta      jsonb NOT NULL,
+    PRIMARY KEY (record_key, type, event_id)
+);
+CREATE INDEX IF NOT EXISTS contributions_batch ON @graph@.contributions (batch_id);
+CREATE INDEX IF NOT EXISTS contributions_source ON @graph@.contributions (source);
+
+-- Winning reclassification of records that do not exist (yet, or any
+-- more): merged into the record when it appears.
+CREATE TABLE IF NOT EXISTS @graph@.pending_reclassifications (
+    type     text COLLATE "C" NOT NULL,     -- entity or relation
+    key      text COLLATE "C" NOT NULL,
+    level    text COLLATE "C" NOT NULL,
+    hlc      bigint NOT NULL,
+    peer     text COLLATE "C" NOT NULL,
+    event_id uuid NOT NULL,
+    PRIMARY KEY (type, key)
 );

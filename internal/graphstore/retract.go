@@ -2,11 +2,14 @@ package graphstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/projections/graph"
 )
 
@@ -15,8 +18,10 @@ import (
 const retractLockClass = 0x68656972 // "heir"
 
 // lockForRetractions takes the generation's retraction lock: shared for an
-// ordinary batch, exclusive for one holding a retraction, so a batch never
-// reads the retracted set while a retraction is being applied.
+// ordinary batch, exclusive for one holding a retraction or a
+// classification change, so a batch never reads the retracted set while a
+// retraction is being applied, and never creates a record while a
+// reclassification of it is being parked as pending.
 func lockForRetractions(ctx context.Context, tx pgx.Tx, gen graph.Generation, exclusive bool) error {
 	fn := "pg_advisory_xact_lock_shared"
 	if exclusive {
@@ -50,24 +55,47 @@ func retracted(ctx context.Context, tx pgx.Tx, g string) (graph.Retracted, error
 	return out, nil
 }
 
-// applyRetraction removes what one batch or source contributed: its
-// provenance rows; every record left without provenance (with its vertex
-// or edge, and a vertex's remaining edges); for the others, sources and
-// first/last seen recomputed from what remains. Attributes, version
-// vectors and classifications keep what they had: events are not stored
-// beside the read model, so only a rebuild recomputes those.
-func (s *Store) applyRetraction(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction) error {
+// retractableTypes are the event types a retraction takes back (the
+// projector ignores them once their batch or source is retracted);
+// classification changes are never retracted.
+var retractableTypes = []string{events.TypeEntityObserved, events.TypeRelationObserved, events.TypeEnrichmentRecorded}
+
+// recordRetraction records r and removes the provenance of the events it
+// covers, returning the (record key, event type) of each row removed.
+func recordRetraction(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction) (pgx.Rows, error) {
 	if _, err := tx.Exec(ctx, `INSERT INTO `+g+`.retractions (scope, id, retracted_at) VALUES ($1, $2, now())
 		ON CONFLICT DO NOTHING`, r.Scope, r.ID); err != nil {
-		return fmt.Errorf("recording retraction: %w", err)
+		return nil, fmt.Errorf("recording retraction: %w", err)
 	}
-	column := "batch_id"
-	if r.Scope == "source" {
-		column = "source"
-	}
-	rows, err := tx.Query(ctx, `DELETE FROM `+g+`.provenance WHERE `+column+` = $1 RETURNING record_key, event_type`, r.ID)
+	rows, err := tx.Query(ctx, `DELETE FROM `+g+`.provenance WHERE `+scopeColumn(r)+` = $1 AND event_type = ANY($2::text[])
+		RETURNING record_key, event_type`, r.ID, retractableTypes)
 	if err != nil {
-		return fmt.Errorf("removing provenance: %w", err)
+		return nil, fmt.Errorf("removing provenance: %w", err)
+	}
+	return rows, nil
+}
+
+// scopeColumn is the provenance or contributions column a retraction
+// matches.
+func scopeColumn(r graph.Retraction) string {
+	if r.Scope == "source" {
+		return "source"
+	}
+	return "batch_id"
+}
+
+// applyRetractionLegacy is applyRetraction for generations created before
+// contributions were kept (contributionsLayout): it removes the provenance
+// rows of the batch or source; every record left without provenance (with
+// its vertex or edge, and a vertex's remaining edges); for the others,
+// sources and first/last seen recomputed from what remains. Attributes,
+// version vectors and classifications keep what they had, so the result
+// depends on whether the retraction came before or after the events: a
+// rebuild makes it exact.
+func (s *Store) applyRetractionLegacy(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction) error {
+	rows, err := recordRetraction(ctx, tx, g, r)
+	if err != nil {
+		return err
 	}
 	entities, relations := map[string]bool{}, map[string]bool{}
 	var key, typ string
@@ -188,4 +216,266 @@ func (s *Store) recomputeEntity(ctx context.Context, tx pgx.Tx, g, key string, n
 	e := st.EntityState
 	e.Sources, e.FirstSeen, e.LastSeen = sources, first.UTC(), last.UTC()
 	return updateSeen(ctx, tx, g+".entity_state", g+"._ag_label_vertex", key, st.graphid, e.Sources, e.FirstSeen, e.LastSeen, graph.VertexProperties(e))
+}
+
+// applyRetraction removes what one batch or source contributed, exactly
+// (the state rows are the truth here: a missing vertex or edge is not an
+// error, so a retraction never wedges a partition):
+// its provenance rows and contributions go, and every record one of them
+// touched is recomputed as the merge of its remaining contributions with
+// its reclassification (graph.RecomputeEntity, RecomputeRelation): a
+// record with none left is deleted (with its vertex or edge; its
+// reclassification waits in pending_reclassifications), a vertex left only
+// with relation endpoints becomes endpoint-only, and the enrichment view of
+// each (record, provider) touched falls back to the latest remaining
+// result. The graph is then what it would be had the retraction arrived
+// before the events it covers, which the projector ignores.
+func (s *Store) applyRetraction(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction) error {
+	rows, err := recordRetraction(ctx, tx, g, r)
+	if err != nil {
+		return err
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("removing provenance: %w", err)
+	}
+	rows, err = tx.Query(ctx, `DELETE FROM `+g+`.contributions WHERE `+scopeColumn(r)+` = $1
+		RETURNING record_key, type, CASE WHEN type = 'enrichment' THEN delta->>'Provider' ELSE '' END`, r.ID)
+	if err != nil {
+		return fmt.Errorf("removing contributions: %w", err)
+	}
+	entities, relations, views := map[string]bool{}, map[string]bool{}, map[[2]string]bool{}
+	var key, typ, provider string
+	if _, err := pgx.ForEachRow(rows, []any{&key, &typ, &provider}, func() error {
+		switch typ {
+		case graph.ContributionEntity:
+			entities[key] = true
+		case graph.ContributionRelation:
+			relations[key] = true
+		default:
+			views[[2]string{key, provider}] = true
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("removing contributions: %w", err)
+	}
+	if err := s.recomputeRelations(ctx, tx, g, sortedKeys(relations)); err != nil {
+		return err
+	}
+	if err := s.recomputeEntities(ctx, tx, g, sortedKeys(entities)); err != nil {
+		return err
+	}
+	return recomputeViews(ctx, tx, g, views)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// remaining reads the contributions of typ left for keys, by key.
+func remaining(ctx context.Context, tx pgx.Tx, g, typ string, keys []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT record_key, delta::text FROM `+g+`.contributions
+		WHERE type = $1 AND record_key = ANY($2::text[]) ORDER BY record_key, event_id`, typ, keys)
+	if err != nil {
+		return nil, fmt.Errorf("reading contributions: %w", err)
+	}
+	var k, d string
+	if _, err := pgx.ForEachRow(rows, []any{&k, &d}, func() error { out[k] = append(out[k], d); return nil }); err != nil {
+		return nil, fmt.Errorf("reading contributions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) recomputeRelations(ctx context.Context, tx pgx.Tx, g string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	stored, err := lockRelations(ctx, tx, g, keys)
+	if err != nil {
+		return err
+	}
+	left, err := remaining(ctx, tx, g, graph.ContributionRelation, keys)
+	if err != nil {
+		return err
+	}
+	var (
+		w                 writes
+		changed           []graph.RelationState
+		ids, props, goneK []string
+		goneIDs           []string
+		park              []pendingReclass
+	)
+	for _, k := range keys {
+		st, ok := stored[k]
+		if !ok {
+			continue
+		}
+		ds := make([]graph.RelationState, 0, len(left[k]))
+		for _, d := range left[k] {
+			r, err := decodeRelationDelta(k, d)
+			if err != nil {
+				return err
+			}
+			ds = append(ds, r)
+		}
+		r, ok := graph.RecomputeRelation(k, st.Reclassification, ds)
+		if !ok {
+			goneK, goneIDs = append(goneK, k), append(goneIDs, st.graphid)
+			if st.Reclassification.Set() {
+				park = append(park, pendingReclass{typ: graph.ContributionRelation, key: k, r: st.Reclassification})
+			}
+			continue
+		}
+		// The edge keeps its type and endpoints.
+		r.Type, r.SourceKey, r.TargetKey = st.Type, st.SourceKey, st.TargetKey
+		if r.Equal(st.RelationState) {
+			continue
+		}
+		changed = append(changed, r)
+		ids, props = append(ids, st.graphid), append(props, string(graph.EdgeProperties(r)))
+	}
+	if len(changed) > 0 {
+		queueRelationUpdate(&w, g, changed)
+		w.queue(-1, `UPDATE `+g+`._ag_label_edge AS e SET properties = u.p::ag_catalog.agtype
+			FROM unnest($1::text[], $2::text[]) AS u(id, p) WHERE e.id = u.id::ag_catalog.graphid`, ids, props)
+	}
+	if len(goneK) > 0 {
+		w.queue(-1, `DELETE FROM `+g+`._ag_label_edge WHERE id = ANY($1::text[]::ag_catalog.graphid[])`, goneIDs)
+		w.queue(-1, `DELETE FROM `+g+`.relation_state WHERE key = ANY($1::text[])`, goneK)
+	}
+	queuePending(&w, g, park)
+	if err := w.send(ctx, tx); err != nil {
+		return fmt.Errorf("recomputing relations: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) recomputeEntities(ctx context.Context, tx pgx.Tx, g string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	stored, err := lockEntities(ctx, tx, g, keys)
+	if err != nil {
+		return err
+	}
+	left, err := remaining(ctx, tx, g, graph.ContributionEntity, keys)
+	if err != nil {
+		return err
+	}
+	var (
+		w                 writes
+		changed           []graph.EntityState
+		ids, props, goneK []string
+		goneIDs           []string
+		park              []pendingReclass
+	)
+	for _, k := range keys {
+		st, ok := stored[k]
+		if !ok {
+			continue
+		}
+		ds := make([]graph.EntityState, 0, len(left[k]))
+		for _, d := range left[k] {
+			e, err := decodeEntityDelta(k, d)
+			if err != nil {
+				return err
+			}
+			ds = append(ds, e)
+		}
+		e, ok := graph.RecomputeEntity(k, st.Reclassification, ds)
+		if !ok {
+			goneK, goneIDs = append(goneK, k), append(goneIDs, st.graphid)
+			if st.Reclassification.Set() {
+				park = append(park, pendingReclass{typ: graph.ContributionEntity, key: k, r: st.Reclassification})
+			}
+			continue
+		}
+		if e.Equal(st.EntityState) {
+			continue
+		}
+		changed = append(changed, e)
+		ids, props = append(ids, st.graphid), append(props, string(graph.VertexProperties(e)))
+	}
+	if len(changed) > 0 {
+		queueEntityUpdate(&w, g, changed)
+		w.queue(-1, `UPDATE `+g+`._ag_label_vertex AS v SET properties = u.p::ag_catalog.agtype
+			FROM unnest($1::text[], $2::text[]) AS u(id, p) WHERE v.id = u.id::ag_catalog.graphid`, ids, props)
+	}
+	if len(goneK) > 0 {
+		// Every edge at a vertex left without contributions came from
+		// the same events (they contribute their endpoints), so none
+		// should be left; any that is goes with the vertex.
+		w.queue(-1, `DELETE FROM `+g+`._ag_label_edge WHERE id IN (SELECT graphid FROM `+g+`.relation_state
+			WHERE source_key = ANY($1::text[]) OR target_key = ANY($1::text[]))`, goneK)
+		w.queue(-1, `DELETE FROM `+g+`.relation_state WHERE source_key = ANY($1::text[]) OR target_key = ANY($1::text[])`, goneK)
+		w.queue(-1, `DELETE FROM `+g+`._ag_label_vertex WHERE id = ANY($1::text[]::ag_catalog.graphid[])`, goneIDs)
+		w.queue(-1, `DELETE FROM `+g+`.similarity WHERE key = ANY($1::text[])`, goneK)
+		w.queue(-1, `DELETE FROM `+g+`.entity_state WHERE key = ANY($1::text[])`, goneK)
+	}
+	queuePending(&w, g, park)
+	if err := w.send(ctx, tx); err != nil {
+		return fmt.Errorf("recomputing entities: %w", err)
+	}
+	return nil
+}
+
+// recomputeViews sets the enrichment view of each (record, provider) to the
+// latest remaining result, or removes it.
+func recomputeViews(ctx context.Context, tx pgx.Tx, g string, pairs map[[2]string]bool) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	keys := map[string]bool{}
+	for p := range pairs {
+		keys[p[0]] = true
+	}
+	left, err := remaining(ctx, tx, g, graph.ContributionEnrichment, sortedKeys(keys))
+	if err != nil {
+		return err
+	}
+	results := map[[2]string][]graph.EnrichmentResult{}
+	for k, ds := range left {
+		for _, d := range ds {
+			var r graph.EnrichmentResult
+			if err := json.Unmarshal([]byte(d), &r); err != nil {
+				return fmt.Errorf("decoding an enrichment contribution to %s: %w", k, err)
+			}
+			p := [2]string{k, r.Provider}
+			if pairs[p] {
+				results[p] = append(results[p], r)
+			}
+		}
+	}
+	ordered := make([][2]string, 0, len(pairs))
+	for p := range pairs {
+		ordered = append(ordered, p)
+	}
+	slices.SortFunc(ordered, func(a, b [2]string) int {
+		if c := compareStrings(a[0], b[0]); c != 0 {
+			return c
+		}
+		return compareStrings(a[1], b[1])
+	})
+	var w writes
+	var latest []graph.EnrichmentResult
+	for _, p := range ordered {
+		w.queue(-1, `DELETE FROM `+g+`.enrichments WHERE record_key = $1 AND provider = $2`, p[0], p[1])
+		if r, ok := graph.LatestEnrichment(results[p]); ok {
+			latest = append(latest, r)
+		}
+	}
+	queueEnrichments(&w, g, latest)
+	if err := w.send(ctx, tx); err != nil {
+		return fmt.Errorf("recomputing the enrichment view: %w", err)
+	}
+	return nil
 }

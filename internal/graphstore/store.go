@@ -33,7 +33,15 @@ var layoutSQL string
 // layoutVersion is the version of layout.sql, recorded per generation.
 // Additive changes (indexes) are applied in place to live generations of an
 // older layout by upgradeLayout; anything else needs a rebuild.
-const layoutVersion = 5
+const layoutVersion = 6
+
+// contributionsLayout is the first layout whose generations keep
+// contributions from their creation on (heimdall.generations.created_layout
+// at least this): their retractions recompute records exactly. A generation
+// created with an older layout and upgraded in place lacks the
+// contributions of what it held before, so its retractions keep the older,
+// approximate recompute from provenance until it is rebuilt.
+const contributionsLayout = 6
 
 // layoutUpgrades holds, per layout version, the additive statements that
 // bring a generation of the previous version up to it (@graph@ as in
@@ -53,7 +61,39 @@ var layoutUpgrades = map[int][]string{
 		`CREATE INDEX IF NOT EXISTS provenance_source ON @graph@.provenance (source)`,
 	},
 	5: {enrichmentsTable},
+	6: {
+		`ALTER TABLE @graph@.entity_state ADD COLUMN IF NOT EXISTS reclassification jsonb`,
+		`ALTER TABLE @graph@.entity_state ADD COLUMN IF NOT EXISTS levels jsonb NOT NULL DEFAULT '{}'`,
+		`ALTER TABLE @graph@.relation_state ADD COLUMN IF NOT EXISTS reclassification jsonb`,
+		`ALTER TABLE @graph@.relation_state ADD COLUMN IF NOT EXISTS levels jsonb NOT NULL DEFAULT '{}'`,
+		contributionsTable,
+		`CREATE INDEX IF NOT EXISTS contributions_batch ON @graph@.contributions (batch_id)`,
+		`CREATE INDEX IF NOT EXISTS contributions_source ON @graph@.contributions (source)`,
+		pendingTable,
+	},
 }
+
+// contributionsTable and pendingTable are layout version 6.
+const (
+	contributionsTable = `CREATE TABLE IF NOT EXISTS @graph@.contributions (
+    record_key text COLLATE "C" NOT NULL,
+    type       text COLLATE "C" NOT NULL,
+    event_id   uuid NOT NULL,
+    batch_id   text NOT NULL,
+    source     text NOT NULL,
+    delta      jsonb NOT NULL,
+    PRIMARY KEY (record_key, type, event_id)
+)`
+	pendingTable = `CREATE TABLE IF NOT EXISTS @graph@.pending_reclassifications (
+    type     text COLLATE "C" NOT NULL,
+    key      text COLLATE "C" NOT NULL,
+    level    text COLLATE "C" NOT NULL,
+    hlc      bigint NOT NULL,
+    peer     text COLLATE "C" NOT NULL,
+    event_id uuid NOT NULL,
+    PRIMARY KEY (type, key)
+)`
+)
 
 // enrichmentsTable is the enrichment view (layout version 5).
 const enrichmentsTable = `CREATE TABLE IF NOT EXISTS @graph@.enrichments (

@@ -7,13 +7,73 @@
 // EntityState and RelationState merge with MergeEntity and MergeRelation:
 // first_seen is the earliest observed_at, last_seen the latest, sources the
 // sorted set union of provenance sources, the version vector the element-wise
-// maximum, attributes the union of values per name, and the highest
-// classification wins (UNCLASSIFIED < CONFIDENTIAL < SECRET < TOP SECRET <
-// anything unknown or empty). Merging is commutative, associative and
+// maximum, attributes the union of values per name, and the classification
+// follows the rule below. Merging is commutative, associative and
 // idempotent, so re-delivered, duplicated or re-ordered events leave the
 // graph unchanged, and a replay builds the same graph as the live projector.
 // A relation event also makes sure both endpoint vertices exist; an endpoint
 // contributes only its key, kind and value to the vertex state.
+//
+// # Classification
+//
+// Levels rank UNCLASSIFIED < CONFIDENTIAL < SECRET < TOP SECRET < anything
+// unknown or empty (SetLevels may configure others). A record's
+// classification is derived from two parts of its state, both merged by
+// maximum:
+//
+//   - the reclassification register (Reclassification): of all
+//     classification.changed events about the record, the one with the
+//     greatest (HLC, origin peer id, event id) — a last-writer-wins
+//     register; ties of HLC go to the greater peer id, then event id;
+//   - the level clock (LevelClock): per level, the greatest HLC at which an
+//     observation (entity.observed, relation.observed, or an enrichment
+//     result adding the record) with that level was seen.
+//
+// The effective level (Effective) is the winning reclassification's level,
+// raised by every level whose latest observation has an HLC greater than
+// the reclassification's (an observation at the same HLC does not count);
+// without a reclassification it is the highest level observed. So a
+// reclassification overrides what was observed before it in HLC order,
+// observations after it can only raise it, and the result is the same
+// whatever order peers' events arrive in. A reclassification of a record
+// that does not exist (yet) never creates it: the store keeps it and merges
+// it into the record when the record appears. Classification changes are
+// never retracted. States stored before level clocks existed count their
+// stored level as observed at HLC 0.
+//
+// # Order
+//
+// Peers replicate their logs, so each projector sees the same events in a
+// different order; every rule is order-free:
+//
+//   - states: by the merge laws above;
+//   - the enrichment view (Changes.Enrichments, one result per record and
+//     provider): the later completion wins, then the greater event id, in
+//     the batch and in the store alike;
+//   - retractions: a retraction covers the batch or source it names
+//     wherever it lands in the log. Events of a retracted batch or source
+//     that arrive after it are ignored (plan); those that arrived before are
+//     taken back by the store, which keeps every event's contribution to
+//     every record (Contribution) and recomputes each record it touched as
+//     the merge of the contributions left (RecomputeEntity,
+//     RecomputeRelation, LatestEnrichment): a record left with none is
+//     deleted, a vertex left only as the end of another batch's relation
+//     becomes an endpoint, and the enrichment view falls back to the latest
+//     result left. That is what the graph would be had the retraction come
+//     first. Retractions and classification changes are applied exclusively
+//     (ApplyRequest.Exclusive), so they never race with other batches.
+//
+// What still depends on arrival, and why it does not matter: a vertex's
+// label and an edge's type and endpoints are fixed when it is created, but
+// they are derived from its key (kind and value; relation type and
+// endpoint keys), so a well-formed log never disagrees with them (a
+// disagreement is logged); graphids, offsets, projection errors (keyed by
+// partition and offset) and the lazily created label tables (created for
+// every label a batch names, retracted or not) are local to a projector and
+// not part of the graph; a state's kind and value keep the smallest
+// non-empty string, which is order-free. Generations created before the
+// store kept contributions approximate retractions that arrive after their
+// events until they are rebuilt (see internal/graphstore).
 //
 // Vertices are labelled by kind (ipv4-addr is IPv4, domain-name is Domain,
 // ..., other kinds are Observable); edges by relation type, which must match

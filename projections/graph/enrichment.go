@@ -50,16 +50,11 @@ func (r EnrichmentResult) Later(o EnrichmentResult) bool {
 // relations it found with their far ends (observed by the provider at
 // completion, with the event's classification), and the enrichment view.
 // A failed or empty result adds only the view.
-func addEnrichment(e events.Event, p events.EnrichmentRecorded, entities map[string]EntityState, relations map[string]RelationState, views map[[2]string]EnrichmentResult) {
+func addEnrichment(e events.Event, p events.EnrichmentRecorded, acc *accumulator) {
 	source := EnrichmentSourcePrefix + p.Provider
 	at := storedTime(p.CompletedAt)
 	cls := NormalizeClassification(e.Classification)
-	mergeE := func(s EntityState) {
-		if prev, ok := entities[s.Key]; ok {
-			s = MergeEntity(prev, s)
-		}
-		entities[s.Key] = s
-	}
+	mergeE := acc.entity
 	view := EnrichmentResult{
 		RecordKey: e.Key, Provider: p.Provider, ProviderType: p.ProviderType, JobID: p.JobID, EventID: e.ID,
 		Outcome: p.Outcome, ErrorClass: p.ErrorClass, ErrorReason: p.ErrorReason, DataVersion: p.DataVersion,
@@ -83,22 +78,16 @@ func addEnrichment(e events.Event, p events.EnrichmentRecorded, entities map[str
 					continue
 				}
 				mergeE(EntityState{Key: ep.Key, Kind: ep.Kind, Value: ep.Value, Observed: true,
-					FirstSeen: at, LastSeen: at, Sources: []string{source}, Vector: e.Vector, Classification: cls})
+					FirstSeen: at, LastSeen: at, Sources: []string{source}, Vector: e.Vector, Classification: cls,
+					Levels: LevelClock{cls: e.HLC}})
 			}
-			rs := RelationState{
+			acc.relation(RelationState{
 				Key: r.Key, Type: r.RelationType, SourceKey: r.Source.Key, TargetKey: r.Target.Key,
 				FirstSeen: at, LastSeen: at, Sources: []string{source}, Vector: e.Vector,
-				Attributes: AttributesOf(r.Attributes), Classification: cls,
-			}
-			if prev, ok := relations[rs.Key]; ok {
-				rs = MergeRelation(prev, rs)
-			}
-			relations[rs.Key] = rs
+				Attributes: AttributesOf(r.Attributes), Classification: cls, Levels: LevelClock{cls: e.HLC},
+			})
 			view.Relations = append(view.Relations, r.Key)
 		}
 	}
-	k := [2]string{view.RecordKey, view.Provider}
-	if prev, ok := views[k]; !ok || view.Later(prev) {
-		views[k] = view
-	}
+	acc.view(view)
 }

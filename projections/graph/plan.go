@@ -266,10 +266,12 @@ func storableTime(t time.Time) bool {
 	return y >= 1 && y <= 9999
 }
 
-// hasRetraction reports whether a batch holds a retraction.
-func hasRetraction(ds []decoded) bool {
+// exclusive reports whether a batch holds a retraction or a
+// classification change: the store serialises such a batch against every
+// other batch of the generation (see ApplyRequest.Exclusive).
+func exclusive(ds []decoded) bool {
 	for _, d := range ds {
-		if d.outcome == outcomeRetraction {
+		if d.outcome == outcomeRetraction || d.outcome == outcomeClassified {
 			return true
 		}
 	}
@@ -349,9 +351,7 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 	}
 	gone := func(e events.Event) bool { return batches[e.BatchID] || sources[e.Provenance.Source] }
 	ch := &Changes{Offsets: map[TopicPartition]int64{}, Provenance: make([]ProvenanceRecord, 0, len(ds))}
-	entities := make(map[string]EntityState, len(ds))
-	relations := make(map[string]RelationState, len(ds)/2)
-	enrichments := map[[2]string]EnrichmentResult{}
+	acc := newAccumulator(len(ds))
 	type provKey struct {
 		key string
 		id  [16]byte
@@ -389,49 +389,36 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 		case outcomeEntity:
 			st.entities++
 			e, p := d.event, d.event.Payload.(events.EntityObserved)
-			s := entityDelta(e, p)
-			if prev, ok := entities[s.Key]; ok {
-				s = MergeEntity(prev, s)
-			}
-			entities[s.Key] = s
+			acc.event, acc.contribute = e, true
+			acc.entity(entityDelta(e, p))
 			addProv(e, p.ObservedAt)
 		case outcomeRelation:
 			st.relations++
 			e, p := d.event, d.event.Payload.(events.RelationObserved)
-			r := relationDelta(e, p)
-			if prev, ok := relations[r.Key]; ok {
-				r = MergeRelation(prev, r)
-			}
-			relations[r.Key] = r
+			acc.event, acc.contribute = e, true
+			acc.relation(relationDelta(e, p))
 			for _, ep := range []events.Endpoint{p.Source, p.Target} {
-				s := EntityState{Key: ep.Key, Kind: ep.Kind, Value: ep.Value}
-				if prev, ok := entities[s.Key]; ok {
-					s = MergeEntity(prev, s)
-				}
-				entities[s.Key] = s
+				acc.entity(EntityState{Key: ep.Key, Kind: ep.Kind, Value: ep.Value})
 			}
 			addProv(e, p.ObservedAt)
 		case outcomeClassified:
 			st.classified++
 			e, p := d.event, d.event.Payload.(events.ClassificationChanged)
+			// Not a contribution: classification changes are never
+			// retracted, and the register is kept with the state.
+			acc.event, acc.contribute = e, false
+			rc := Reclassification{Level: NormalizeClassification(p.Level), HLC: e.HLC, Peer: e.OriginPeer, EventID: e.ID}
 			if p.RecordType == "entity" {
-				s := EntityState{Key: e.Key, Classification: NormalizeClassification(p.Level), Reclassified: true, ClassifyOnly: true}
-				if prev, ok := entities[s.Key]; ok {
-					s = MergeEntity(prev, s)
-				}
-				entities[s.Key] = s
+				acc.entity(EntityState{Key: e.Key, Reclassification: rc, ClassifyOnly: true})
 			} else {
-				r := RelationState{Key: e.Key, Classification: NormalizeClassification(p.Level), Reclassified: true, ClassifyOnly: true}
-				if prev, ok := relations[r.Key]; ok {
-					r = MergeRelation(prev, r)
-				}
-				relations[r.Key] = r
+				acc.relation(RelationState{Key: e.Key, Reclassification: rc, ClassifyOnly: true})
 			}
 			addProv(e, e.RecordedAt)
 		case outcomeEnrichment:
 			st.enrichments++
 			e, p := d.event, d.event.Payload.(events.EnrichmentRecorded)
-			addEnrichment(e, p, entities, relations, enrichments)
+			acc.event, acc.contribute = e, true
+			addEnrichment(e, p, acc)
 			addProv(e, p.CompletedAt)
 			for _, r := range p.Relations {
 				re := e
@@ -460,12 +447,12 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 			ch.Errors = append(ch.Errors, RecordError{TopicPartition: d.tp, Offset: d.offset, Reason: d.reason})
 		}
 	}
-	ch.Entities = make([]EntityState, 0, len(entities))
-	for _, s := range entities {
+	ch.Entities = make([]EntityState, 0, len(acc.entities))
+	for _, s := range acc.entities {
 		ch.Entities = append(ch.Entities, s)
 	}
 	slices.SortFunc(ch.Entities, func(a, b EntityState) int { return strings.Compare(a.Key, b.Key) })
-	for _, r := range enrichments {
+	for _, r := range acc.views {
 		ch.Enrichments = append(ch.Enrichments, r)
 	}
 	slices.SortFunc(ch.Enrichments, func(a, b EnrichmentResult) int {
@@ -474,11 +461,16 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 		}
 		return strings.Compare(a.Provider, b.Provider)
 	})
-	ch.Relations = make([]RelationState, 0, len(relations))
-	for _, r := range relations {
+	ch.Relations = make([]RelationState, 0, len(acc.relations))
+	for _, r := range acc.relations {
 		ch.Relations = append(ch.Relations, r)
 	}
 	slices.SortFunc(ch.Relations, func(a, b RelationState) int { return strings.Compare(a.Key, b.Key) })
+	ch.Contributions = make([]Contribution, 0, len(acc.contrib))
+	for _, c := range acc.contrib {
+		ch.Contributions = append(ch.Contributions, *c)
+	}
+	slices.SortFunc(ch.Contributions, compareContributions)
 	// Sorted, so concurrent batches insert provenance rows in one order.
 	slices.SortFunc(ch.Provenance, func(a, b ProvenanceRecord) int {
 		if c := strings.Compare(a.RecordKey, b.RecordKey); c != 0 {
@@ -496,6 +488,7 @@ func entityDelta(e events.Event, p events.EntityObserved) EntityState {
 		Vector:         e.Vector,
 		Attributes:     AttributesOf(p.Attributes),
 		Classification: NormalizeClassification(e.Classification),
+		Levels:         LevelClock{NormalizeClassification(e.Classification): e.HLC},
 	}
 	if e.Provenance.Source != "" {
 		s.Sources = []string{e.Provenance.Source}
@@ -510,11 +503,80 @@ func relationDelta(e events.Event, p events.RelationObserved) RelationState {
 		Vector:         e.Vector,
 		Attributes:     AttributesOf(p.Attributes),
 		Classification: NormalizeClassification(e.Classification),
+		Levels:         LevelClock{NormalizeClassification(e.Classification): e.HLC},
 	}
 	if e.Provenance.Source != "" {
 		r.Sources = []string{e.Provenance.Source}
 	}
 	return r
+}
+
+// accumulator merges what the events of a batch add, per record key, and
+// per (record, event) the contributions a retraction may take back.
+type accumulator struct {
+	entities  map[string]EntityState
+	relations map[string]RelationState
+	views     map[[2]string]EnrichmentResult
+	contrib   map[contributionKey]*Contribution
+	// event is the event being added; its contributions are recorded
+	// when contribute is set (not for classification changes).
+	event      events.Event
+	contribute bool
+}
+
+type contributionKey struct {
+	key, typ string
+	id       [16]byte
+}
+
+func newAccumulator(n int) *accumulator {
+	return &accumulator{
+		entities: make(map[string]EntityState, n), relations: make(map[string]RelationState, n/2),
+		views: map[[2]string]EnrichmentResult{}, contrib: make(map[contributionKey]*Contribution, n),
+	}
+}
+
+func (a *accumulator) contribution(key, typ string) *Contribution {
+	if !a.contribute {
+		return nil
+	}
+	k := contributionKey{key, typ, a.event.ID}
+	c := a.contrib[k]
+	if c == nil {
+		c = &Contribution{RecordKey: key, Type: typ, EventID: a.event.ID, BatchID: a.event.BatchID, Source: a.event.Provenance.Source}
+		a.contrib[k] = c
+	}
+	return c
+}
+
+func (a *accumulator) entity(s EntityState) {
+	if c := a.contribution(s.Key, ContributionEntity); c != nil {
+		c.Entity = MergeEntity(c.Entity, s)
+	}
+	if prev, ok := a.entities[s.Key]; ok {
+		s = MergeEntity(prev, s)
+	}
+	a.entities[s.Key] = s
+}
+
+func (a *accumulator) relation(r RelationState) {
+	if c := a.contribution(r.Key, ContributionRelation); c != nil {
+		c.Relation = MergeRelation(c.Relation, r)
+	}
+	if prev, ok := a.relations[r.Key]; ok {
+		r = MergeRelation(prev, r)
+	}
+	a.relations[r.Key] = r
+}
+
+func (a *accumulator) view(v EnrichmentResult) {
+	if c := a.contribution(v.RecordKey, ContributionEnrichment); c != nil {
+		c.Enrichment = v
+	}
+	k := [2]string{v.RecordKey, v.Provider}
+	if prev, ok := a.views[k]; !ok || v.Later(prev) {
+		a.views[k] = v
+	}
 }
 
 // storedTime is t as stores keep it: UTC, microseconds (Avro's

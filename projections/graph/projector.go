@@ -144,7 +144,7 @@ func (p *Projector) handle(ctx context.Context, gen Generation, records []events
 			ch, st = plan(ds, next, retracted)
 			return ch, nil
 		},
-		Retracting: hasRetraction(ds),
+		Exclusive: exclusive(ds),
 	})
 	if err != nil {
 		return p.fail(gen, fmt.Errorf("applying batch of %d records: %w", len(records), err))

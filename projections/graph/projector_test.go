@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,8 +13,11 @@ import (
 	"github.com/heimdallhub/heimdall/events"
 )
 
-// memStore is an in-memory Store with the semantics graphstore implements,
-// for testing the projector without a database.
+// memStore is an in-memory Store with the semantics graphstore implements
+// (for a generation created with contributions), for testing the projector
+// without a database: states merge per key, a reclassification of a record
+// that does not exist waits until it does, contributions are kept, and a
+// retraction recomputes what its events touched from what remains.
 type memStore struct {
 	mu      sync.Mutex
 	gens    []Generation
@@ -20,15 +25,20 @@ type memStore struct {
 	offsets map[int64]map[TopicPartition]int64
 	ents    map[int64]map[string]EntityState
 	rels    map[int64]map[string]RelationState
-	prov    map[int64]map[string]bool
+	prov    map[int64]map[string]ProvenanceRecord
 	errs    map[int64]map[string]string
 	labels  map[string]bool
+	views   map[int64]map[[2]string]EnrichmentResult
+	contrib map[int64]map[contributionKey]Contribution
+	pending map[int64]map[[2]string]Reclassification // (type, key)
+	retract map[int64]Retracted
 }
 
 func newMemStore() *memStore {
 	s := &memStore{offsets: map[int64]map[TopicPartition]int64{}, ents: map[int64]map[string]EntityState{},
-		rels: map[int64]map[string]RelationState{}, prov: map[int64]map[string]bool{}, errs: map[int64]map[string]string{},
-		labels: map[string]bool{}}
+		rels: map[int64]map[string]RelationState{}, prov: map[int64]map[string]ProvenanceRecord{}, errs: map[int64]map[string]string{},
+		labels: map[string]bool{}, views: map[int64]map[[2]string]EnrichmentResult{}, contrib: map[int64]map[contributionKey]Contribution{},
+		pending: map[int64]map[[2]string]Reclassification{}, retract: map[int64]Retracted{}}
 	s.active = s.newGen(GenerationActive).ID
 	return s
 }
@@ -40,8 +50,12 @@ func (s *memStore) newGen(state GenerationState) Generation {
 	s.offsets[id] = map[TopicPartition]int64{}
 	s.ents[id] = map[string]EntityState{}
 	s.rels[id] = map[string]RelationState{}
-	s.prov[id] = map[string]bool{}
+	s.prov[id] = map[string]ProvenanceRecord{}
 	s.errs[id] = map[string]string{}
+	s.views[id] = map[[2]string]EnrichmentResult{}
+	s.contrib[id] = map[contributionKey]Contribution{}
+	s.pending[id] = map[[2]string]Reclassification{}
+	s.retract[id] = Retracted{Batches: map[string]bool{}, Sources: map[string]bool{}}
 	return g
 }
 
@@ -94,21 +108,49 @@ func (s *memStore) Apply(_ context.Context, req ApplyRequest) error {
 			next[tp] = n
 		}
 	}
-	ch, err := req.Plan(next, Retracted{})
+	gone := s.retract[id]
+	ch, err := req.Plan(next, Retracted{Batches: maps.Clone(gone.Batches), Sources: maps.Clone(gone.Sources)})
 	if err != nil {
 		return err
 	}
+	ents, rels, pending := s.ents[id], s.rels[id], s.pending[id]
 	for _, e := range ch.Entities {
-		s.ents[id][e.Key] = MergeEntity(s.ents[id][e.Key], e)
+		prev, ok := ents[e.Key]
+		pk := [2]string{ContributionEntity, e.Key}
+		switch {
+		case ok:
+		case e.ClassifyOnly:
+			pending[pk] = LaterReclassification(pending[pk], e.Reclassification)
+			continue
+		default:
+			if r, ok := pending[pk]; ok {
+				e = MergeEntity(e, EntityState{Key: e.Key, Reclassification: r, ClassifyOnly: true})
+				delete(pending, pk)
+			}
+		}
+		ents[e.Key] = MergeEntity(prev, e)
 	}
 	for _, r := range ch.Relations {
-		if _, ok := s.ents[id][r.SourceKey]; !ok {
-			return fmt.Errorf("relation %s before its source", r.Key)
+		prev, ok := rels[r.Key]
+		pk := [2]string{ContributionRelation, r.Key}
+		switch {
+		case ok:
+		case r.ClassifyOnly:
+			pending[pk] = LaterReclassification(pending[pk], r.Reclassification)
+			continue
+		default:
+			if _, ok := ents[r.SourceKey]; !ok {
+				return fmt.Errorf("relation %s before its source", r.Key)
+			}
+			if rc, ok := pending[pk]; ok {
+				r = MergeRelation(r, RelationState{Key: r.Key, Reclassification: rc, ClassifyOnly: true})
+				delete(pending, pk)
+			}
 		}
-		s.rels[id][r.Key] = MergeRelation(s.rels[id][r.Key], r)
+		rels[r.Key] = MergeRelation(prev, r)
 	}
 	for _, p := range ch.Provenance {
-		s.prov[id][p.RecordKey+"/"+p.EventID.String()] = true
+		s.prov[id][p.RecordKey+"/"+p.EventID.String()] = p
 	}
 	for _, e := range ch.Errors {
 		s.errs[id][fmt.Sprintf("%s/%d/%d", e.Topic, e.Partition, e.Offset)] = e.Reason
@@ -118,7 +160,126 @@ func (s *memStore) Apply(_ context.Context, req ApplyRequest) error {
 			s.offsets[id][tp] = n
 		}
 	}
+	for _, v := range ch.Enrichments {
+		k := [2]string{v.RecordKey, v.Provider}
+		if prev, ok := s.views[id][k]; !ok || v.Later(prev) {
+			s.views[id][k] = v
+		}
+	}
+	for _, c := range ch.Contributions {
+		k := contributionKey{c.RecordKey, c.Type, c.EventID}
+		if _, ok := s.contrib[id][k]; !ok {
+			s.contrib[id][k] = c
+		}
+	}
+	for _, r := range ch.Retractions {
+		s.retractLocked(id, r)
+	}
 	return nil
+}
+
+// retractLocked applies a retraction as graphstore does.
+func (s *memStore) retractLocked(id int64, r Retraction) {
+	if r.Scope == "batch" {
+		s.retract[id].Batches[r.ID] = true
+	} else {
+		s.retract[id].Sources[r.ID] = true
+	}
+	for k, p := range s.prov[id] {
+		if r.Covers(p.BatchID, p.Provenance.Source) && p.EventType != events.TypeClassificationChanged {
+			delete(s.prov[id], k)
+		}
+	}
+	touched := map[contributionKey]bool{}
+	for k, c := range s.contrib[id] {
+		if r.Covers(c.BatchID, c.Source) {
+			delete(s.contrib[id], k)
+			tk := contributionKey{key: c.RecordKey, typ: c.Type}
+			if c.Type == ContributionEnrichment {
+				tk.key += "\x00" + c.Enrichment.Provider
+			}
+			touched[tk] = true
+		}
+	}
+	left := func(key, typ string) []Contribution {
+		var out []Contribution
+		for _, c := range s.contrib[id] {
+			if c.RecordKey == key && c.Type == typ {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	ents, rels, pending := s.ents[id], s.rels[id], s.pending[id]
+	for k := range touched {
+		if k.typ != ContributionRelation {
+			continue
+		}
+		st, ok := rels[k.key]
+		if !ok {
+			continue
+		}
+		var ds []RelationState
+		for _, c := range left(k.key, k.typ) {
+			ds = append(ds, c.Relation)
+		}
+		r, ok := RecomputeRelation(k.key, st.Reclassification, ds)
+		if !ok {
+			delete(rels, k.key)
+			if st.Reclassification.Set() {
+				pk := [2]string{ContributionRelation, k.key}
+				pending[pk] = LaterReclassification(pending[pk], st.Reclassification)
+			}
+			continue
+		}
+		r.Type, r.SourceKey, r.TargetKey = st.Type, st.SourceKey, st.TargetKey
+		rels[k.key] = r
+	}
+	for k := range touched {
+		if k.typ != ContributionEntity {
+			continue
+		}
+		st, ok := ents[k.key]
+		if !ok {
+			continue
+		}
+		var ds []EntityState
+		for _, c := range left(k.key, k.typ) {
+			ds = append(ds, c.Entity)
+		}
+		e, ok := RecomputeEntity(k.key, st.Reclassification, ds)
+		if !ok {
+			delete(ents, k.key)
+			for rk, r := range rels {
+				if r.SourceKey == k.key || r.TargetKey == k.key {
+					delete(rels, rk)
+				}
+			}
+			if st.Reclassification.Set() {
+				pk := [2]string{ContributionEntity, k.key}
+				pending[pk] = LaterReclassification(pending[pk], st.Reclassification)
+			}
+			continue
+		}
+		ents[k.key] = e
+	}
+	for k := range touched {
+		if k.typ != ContributionEnrichment {
+			continue
+		}
+		key, provider, _ := strings.Cut(k.key, "\x00")
+		vk := [2]string{key, provider}
+		delete(s.views[id], vk)
+		var rs []EnrichmentResult
+		for _, c := range left(key, ContributionEnrichment) {
+			if c.Enrichment.Provider == provider {
+				rs = append(rs, c.Enrichment)
+			}
+		}
+		if v, ok := LatestEnrichment(rs); ok {
+			s.views[id][vk] = v
+		}
+	}
 }
 
 type recs struct {

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/heimdallhub/heimdall/events"
 )
@@ -23,20 +26,24 @@ type EntityState struct {
 	// Observed is false for a vertex known only as the endpoint of a
 	// relation: it has a kind and a value but no times, sources, vector,
 	// attributes or classification of its own.
-	Observed       bool
-	FirstSeen      time.Time // earliest observed_at; zero unless Observed
-	LastSeen       time.Time // latest observed_at; zero unless Observed
-	Sources        []string  // sorted set of provenance sources
-	Vector         events.VersionVector
-	Attributes     Attributes
-	Classification string // highest classification seen (or set); meaningful when Observed
+	Observed   bool
+	FirstSeen  time.Time // earliest observed_at; zero unless Observed
+	LastSeen   time.Time // latest observed_at; zero unless Observed
+	Sources    []string  // sorted set of provenance sources
+	Vector     events.VersionVector
+	Attributes Attributes
+	// Classification is the effective level (see Effective), derived from
+	// Reclassification and Levels; meaningful when Observed.
+	Classification string
+	// Reclassification is the winning classification.changed event about
+	// the record (zero if none), Levels the latest HLC at which each level
+	// was observed. Both are stored beside the state and merge by maximum;
+	// neither is shown by the query API.
+	Reclassification Reclassification
+	Levels           LevelClock
 
-	// Reclassified marks a delta whose classification was set by a
-	// classification.changed event: merged onto a stored state it replaces
-	// the stored level instead of raising it. ClassifyOnly marks a delta
-	// that holds nothing else: it never creates a record. Neither is
-	// stored.
-	Reclassified bool
+	// ClassifyOnly marks a delta that holds nothing but a
+	// reclassification: it never creates a record. It is not stored.
 	ClassifyOnly bool
 }
 
@@ -55,10 +62,127 @@ type RelationState struct {
 	Sources        []string
 	Vector         events.VersionVector
 	Attributes     Attributes
-	Classification string
+	Classification string // effective level, as EntityState.Classification
 
-	Reclassified bool // as EntityState.Reclassified
-	ClassifyOnly bool // as EntityState.ClassifyOnly
+	Reclassification Reclassification // as EntityState.Reclassification
+	Levels           LevelClock       // as EntityState.Levels
+	ClassifyOnly     bool             // as EntityState.ClassifyOnly
+}
+
+// Reclassification is one classification.changed event as a
+// last-writer-wins register: of two, the one with the greater (HLC, Peer,
+// EventID) wins (Level breaks a tie that only a forged log can hold). The
+// zero value is "never reclassified" and loses to any other.
+type Reclassification struct {
+	Level   string
+	HLC     events.HLC
+	Peer    string // origin peer of the event
+	EventID uuid.UUID
+}
+
+// Set reports whether r is a reclassification (not the zero value).
+func (r Reclassification) Set() bool { return r != Reclassification{} }
+
+// After reports whether r wins over o.
+func (r Reclassification) After(o Reclassification) bool {
+	switch {
+	case !o.Set():
+		return r.Set()
+	case !r.Set():
+		return false
+	case r.HLC != o.HLC:
+		return r.HLC > o.HLC
+	case r.Peer != o.Peer:
+		return r.Peer > o.Peer
+	}
+	if c := bytes.Compare(r.EventID[:], o.EventID[:]); c != 0 {
+		return c > 0
+	}
+	return r.Level > o.Level
+}
+
+// LaterReclassification returns the winner of a and b.
+func LaterReclassification(a, b Reclassification) Reclassification {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// LevelClock maps a classification level (normalised) to the greatest HLC
+// at which an observation with that level was seen. Clocks merge by the
+// maximum per level.
+type LevelClock map[string]events.HLC
+
+// MergeLevels returns the per-level maximum of a and b (nil if both are
+// empty). Its arguments are not modified.
+func MergeLevels(a, b LevelClock) LevelClock {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	out := make(LevelClock, len(a)+len(b))
+	for l, h := range a {
+		out[l] = h
+	}
+	for l, h := range b {
+		if old, ok := out[l]; !ok || h > old {
+			out[l] = h
+		}
+	}
+	return out
+}
+
+// Equal reports whether a and b hold the same levels and clocks.
+func (a LevelClock) Equal(b LevelClock) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for l, h := range a {
+		if g, ok := b[l]; !ok || g != h {
+			return false
+		}
+	}
+	return true
+}
+
+// Effective is the classification a record has: the winning
+// reclassification's level, raised by every level observed at an HLC
+// greater than the reclassification's; without a reclassification, the
+// highest level observed. It is "" (which ranks highest) when there is
+// neither.
+func Effective(r Reclassification, levels LevelClock) string {
+	out, have := "", false
+	if r.Set() {
+		out, have = NormalizeClassification(r.Level), true
+	}
+	for l, h := range levels {
+		if r.Set() && h <= r.HLC {
+			continue
+		}
+		if !have {
+			out, have = NormalizeClassification(l), true
+			continue
+		}
+		out = HigherClassification(out, l)
+	}
+	return out
+}
+
+// levelsOf is the level clock of s. A state observed without one (written
+// before states kept clocks) counts its classification as observed at HLC
+// 0, which any reclassification overrides.
+func (s EntityState) levelsOf() LevelClock {
+	if len(s.Levels) == 0 && s.Observed {
+		return LevelClock{NormalizeClassification(s.Classification): 0}
+	}
+	return s.Levels
+}
+
+func (r RelationState) levelsOf() LevelClock {
+	if len(r.Levels) == 0 && !r.ClassifyOnly && r.Key != "" {
+		return LevelClock{NormalizeClassification(r.Classification): 0}
+	}
+	return r.Levels
 }
 
 // Attributes maps an attribute name to the sorted set of values seen for it.
@@ -109,8 +233,11 @@ func (a Attributes) Equal(b Attributes) bool {
 // MergeEntity merges two states of the same key. Kind and value keep the
 // smallest non-empty string (they are equal for a well-formed log, as the key
 // is derived from them); times widen; sources, vector entries and attribute
-// values are set unions; the highest classification wins. A state known only
-// as an endpoint contributes nothing but its key, kind and value.
+// values are set unions; the reclassification register keeps the winner and
+// the level clock the latest HLC per level, and the classification is
+// derived from both (Effective; see the package documentation). A state
+// known only as an endpoint contributes nothing but its key, kind and value
+// (and a reclassification, if it carries one).
 func MergeEntity(a, b EntityState) EntityState {
 	out := EntityState{
 		Key:      minNonEmpty(a.Key, b.Key),
@@ -122,35 +249,21 @@ func MergeEntity(a, b EntityState) EntityState {
 	case a.Observed && b.Observed:
 		out.FirstSeen = minTime(a.FirstSeen, b.FirstSeen)
 		out.LastSeen = maxTime(a.LastSeen, b.LastSeen)
-		out.Classification = HigherClassification(a.Classification, b.Classification)
 	case a.Observed:
-		out.FirstSeen, out.LastSeen, out.Classification = a.FirstSeen, a.LastSeen, a.Classification
+		out.FirstSeen, out.LastSeen = a.FirstSeen, a.LastSeen
 	case b.Observed:
-		out.FirstSeen, out.LastSeen, out.Classification = b.FirstSeen, b.LastSeen, b.Classification
+		out.FirstSeen, out.LastSeen = b.FirstSeen, b.LastSeen
 	}
 	out.Sources = unionSorted(slices.Clone(a.Sources), b.Sources)
 	out.Vector = mergeVector(a.Vector, b.Vector)
 	out.Attributes = MergeAttributes(a.Attributes, b.Attributes)
-	out.Classification, out.Reclassified = reclassify(a.Classification, a.Reclassified, b.Classification, b.Reclassified, out.Classification)
+	out.Reclassification = LaterReclassification(a.Reclassification, b.Reclassification)
+	out.Levels = MergeLevels(a.levelsOf(), b.levelsOf())
+	if out.Observed {
+		out.Classification = Effective(out.Reclassification, out.Levels)
+	}
 	out.ClassifyOnly = a.ClassifyOnly && b.ClassifyOnly
 	return out
-}
-
-// reclassify applies classification.changed semantics, a being the older
-// state and b the newer: a newer reclassification replaces the level; an
-// older one stays a replacement, raised by what b observed. Without any,
-// merged (the highest) stands. Reclassification is the one rule applied in
-// log order (per record, so per partition) rather than commutatively.
-func reclassify(a string, aSet bool, b string, bSet bool, merged string) (string, bool) {
-	switch {
-	case bSet:
-		return NormalizeClassification(b), true
-	case aSet && b != "":
-		return HigherClassification(a, b), true
-	case aSet:
-		return a, true
-	}
-	return merged, false
 }
 
 // MergeRelation merges two states of the same relationship key, with the
@@ -182,9 +295,11 @@ func MergeRelation(a, b RelationState) RelationState {
 		Vector:       mergeVector(a.Vector, b.Vector),
 		Attributes:   MergeAttributes(a.Attributes, b.Attributes),
 		ClassifyOnly: a.ClassifyOnly && b.ClassifyOnly,
+
+		Reclassification: LaterReclassification(a.Reclassification, b.Reclassification),
+		Levels:           MergeLevels(a.levelsOf(), b.levelsOf()),
 	}
-	out.Classification, out.Reclassified = reclassify(a.Classification, a.Reclassified, b.Classification, b.Reclassified,
-		HigherClassification(a.Classification, b.Classification))
+	out.Classification = Effective(out.Reclassification, out.Levels)
 	return out
 }
 
@@ -194,7 +309,8 @@ func (s EntityState) Equal(o EntityState) bool {
 	return s.Key == o.Key && s.Kind == o.Kind && s.Value == o.Value && s.Observed == o.Observed &&
 		s.FirstSeen.Equal(o.FirstSeen) && s.LastSeen.Equal(o.LastSeen) &&
 		slices.Equal(s.Sources, o.Sources) && s.Vector.Compare(o.Vector) == events.Equal &&
-		s.Attributes.Equal(o.Attributes) && s.Classification == o.Classification
+		s.Attributes.Equal(o.Attributes) && s.Classification == o.Classification &&
+		s.Reclassification == o.Reclassification && s.levelsOf().Equal(o.levelsOf())
 }
 
 // Equal reports whether r and o are the same state.
@@ -202,7 +318,8 @@ func (r RelationState) Equal(o RelationState) bool {
 	return r.Key == o.Key && r.Type == o.Type && r.SourceKey == o.SourceKey && r.TargetKey == o.TargetKey &&
 		r.FirstSeen.Equal(o.FirstSeen) && r.LastSeen.Equal(o.LastSeen) &&
 		slices.Equal(r.Sources, o.Sources) && r.Vector.Compare(o.Vector) == events.Equal &&
-		r.Attributes.Equal(o.Attributes) && r.Classification == o.Classification
+		r.Attributes.Equal(o.Attributes) && r.Classification == o.Classification &&
+		r.Reclassification == o.Reclassification && r.levelsOf().Equal(o.levelsOf())
 }
 
 // DefaultLevels are the classification levels unless SetLevels says

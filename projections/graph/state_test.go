@@ -58,14 +58,14 @@ func TestMergeEntity(t *testing.T) {
 			a:    obs(t0, "", "secret", nil),
 			b:    obs(t0, "", "CONFIDENTIAL", nil),
 			want: EntityState{Key: "k", Kind: "ipv4-addr", Value: "192.0.2.1", Observed: true, FirstSeen: t0, LastSeen: t0,
-				Classification: "SECRET"},
+				Classification: "SECRET", Levels: LevelClock{"SECRET": 0, "CONFIDENTIAL": 0}},
 		},
 		{
 			name: "empty classification ranks highest",
 			a:    obs(t0, "", "TOP SECRET", nil),
 			b:    obs(t0, "", "", nil),
 			want: EntityState{Key: "k", Kind: "ipv4-addr", Value: "192.0.2.1", Observed: true, FirstSeen: t0, LastSeen: t0,
-				Classification: ""},
+				Classification: "", Levels: LevelClock{"": 0, "TOP SECRET": 0}},
 		},
 		{
 			name: "endpoint adds nothing to an observed state",
@@ -116,7 +116,8 @@ func TestMergeRelation(t *testing.T) {
 	b := RelationState{Key: "r", Type: "RESOLVES_TO", SourceKey: "d", TargetKey: "i", FirstSeen: t0.Add(-time.Minute), LastSeen: t0.Add(time.Minute),
 		Sources: []string{"csv"}, Vector: events.VersionVector{"b": 1}, Attributes: Attributes{"rrtype": {"AAAA"}}, Classification: "TOP_SECRET"}
 	want := RelationState{Key: "r", Type: "RESOLVES_TO", SourceKey: "d", TargetKey: "i", FirstSeen: t0.Add(-time.Minute), LastSeen: t0.Add(time.Minute),
-		Sources: []string{"csv", "zeek"}, Vector: events.VersionVector{"a": 2, "b": 1}, Attributes: Attributes{"rrtype": {"A", "AAAA"}}, Classification: "TOP SECRET"}
+		Sources: []string{"csv", "zeek"}, Vector: events.VersionVector{"a": 2, "b": 1}, Attributes: Attributes{"rrtype": {"A", "AAAA"}}, Classification: "TOP SECRET",
+		Levels: LevelClock{"UNCLASSIFIED": 0, "TOP SECRET": 0}}
 	if got := MergeRelation(a, b); !got.Equal(want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}

@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,9 +82,12 @@ type ApplyRequest struct {
 	Partitions    []TopicPartition
 	// Plan gets the stored next offsets and what has been retracted.
 	Plan func(next map[TopicPartition]int64, retracted Retracted) (*Changes, error)
-	// Retracting says the batch holds a retraction: the store then
-	// serialises it against every other batch of the generation.
-	Retracting bool
+	// Exclusive says the batch holds a retraction or a classification
+	// change: the store then serialises it against every other batch of
+	// the generation (both read or write state that other batches would
+	// otherwise race with: the retracted set, contributions, and the
+	// reclassifications of records that do not exist yet).
+	Exclusive bool
 }
 
 // Changes is what one batch adds to the graph, already merged per key.
@@ -106,12 +111,104 @@ type Changes struct {
 	// (record key, provider), sorted by both; the store keeps the later of
 	// a stored and a new one (EnrichmentResult.Later).
 	Enrichments []EnrichmentResult
+	// Contributions are what each event of the batch added to each record
+	// (one per record key, type and event id, sorted by them), for the
+	// store to keep until a retraction takes some back.
+	Contributions []Contribution
+}
+
+// Contribution types.
+const (
+	ContributionEntity     = "entity"
+	ContributionRelation   = "relation"
+	ContributionEnrichment = "enrichment"
+)
+
+// Contribution is what one event (an observation or an enrichment result)
+// added to one record: its delta, or for an enrichment result the view
+// entry. A store keeps them so that a retraction arriving after the events
+// it covers leaves the state it would have left had it arrived first: the
+// merge of the contributions that remain (RecomputeEntity,
+// RecomputeRelation, LatestEnrichment). Classification changes are not
+// contributions: they are never retracted.
+type Contribution struct {
+	RecordKey string
+	Type      string // ContributionEntity, ContributionRelation or ContributionEnrichment
+	EventID   uuid.UUID
+	BatchID   string // the event's batch
+	Source    string // the event's provenance source
+
+	Entity     EntityState      // for ContributionEntity
+	Relation   RelationState    // for ContributionRelation
+	Enrichment EnrichmentResult // for ContributionEnrichment
+}
+
+func compareContributions(a, b Contribution) int {
+	if c := strings.Compare(a.RecordKey, b.RecordKey); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Type, b.Type); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.EventID[:], b.EventID[:])
+}
+
+// RecomputeEntity is the state of an entity after a retraction: the merge
+// of its remaining contributions, with the stored reclassification
+// (classification changes are never retracted). ok is false when no
+// contribution remains: the record is gone (its reclassification, if any,
+// waits for the record to appear again).
+func RecomputeEntity(key string, rc Reclassification, remaining []EntityState) (s EntityState, ok bool) {
+	if len(remaining) == 0 {
+		return EntityState{}, false
+	}
+	s = EntityState{Key: key, Reclassification: rc, ClassifyOnly: true}
+	for _, c := range remaining {
+		s = MergeEntity(s, c)
+	}
+	return s, true
+}
+
+// RecomputeRelation is RecomputeEntity for a relation.
+func RecomputeRelation(key string, rc Reclassification, remaining []RelationState) (r RelationState, ok bool) {
+	if len(remaining) == 0 {
+		return RelationState{}, false
+	}
+	r = RelationState{Key: key, Reclassification: rc, ClassifyOnly: true}
+	for _, c := range remaining {
+		r = MergeRelation(r, c)
+	}
+	return r, true
+}
+
+// LatestEnrichment is the enrichment view entry of one (record, provider)
+// after a retraction: the latest of the remaining results (Later).
+func LatestEnrichment(remaining []EnrichmentResult) (EnrichmentResult, bool) {
+	if len(remaining) == 0 {
+		return EnrichmentResult{}, false
+	}
+	out := remaining[0]
+	for _, r := range remaining[1:] {
+		if r.Later(out) {
+			out = r
+		}
+	}
+	return out, true
 }
 
 // Retraction removes what one batch or source contributed.
 type Retraction struct {
 	Scope string // batch or source
 	ID    string
+}
+
+// Covers reports whether r retracts an event of the given batch and
+// provenance source.
+func (r Retraction) Covers(batchID, source string) bool {
+	if r.Scope == "batch" {
+		return batchID == r.ID
+	}
+	return r.Scope == "source" && source == r.ID
 }
 
 // Retracted is what has been retracted so far: events of these batches and

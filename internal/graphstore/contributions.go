@@ -1,0 +1,246 @@
+package graphstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/projections/graph"
+)
+
+// reclassJSON is a reclassification as stored in the reclassification
+// columns.
+type reclassJSON struct {
+	Level   string    `json:"level"`
+	HLC     int64     `json:"hlc"`
+	Peer    string    `json:"peer"`
+	EventID uuid.UUID `json:"event_id"`
+}
+
+// encodeReclass returns the stored form of r: nil (SQL NULL) when unset.
+func encodeReclass(r graph.Reclassification) *string {
+	if !r.Set() {
+		return nil
+	}
+	b, _ := json.Marshal(reclassJSON{Level: r.Level, HLC: int64(r.HLC), Peer: r.Peer, EventID: r.EventID})
+	s := string(b)
+	return &s
+}
+
+func decodeReclass(s *string) (graph.Reclassification, error) {
+	if s == nil {
+		return graph.Reclassification{}, nil
+	}
+	var j reclassJSON
+	if err := json.Unmarshal([]byte(*s), &j); err != nil {
+		return graph.Reclassification{}, fmt.Errorf("decoding reclassification: %w", err)
+	}
+	return graph.Reclassification{Level: j.Level, HLC: events.HLC(j.HLC), Peer: j.Peer, EventID: j.EventID}, nil
+}
+
+// encodeLevels returns the stored form of a level clock, levels sorted.
+func encodeLevels(l graph.LevelClock) string {
+	names := make([]string, 0, len(l))
+	for n := range l {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	b := []byte{'{'}
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = graph.AppendJSONString(b, n)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(l[n]), 10)
+	}
+	return string(append(b, '}'))
+}
+
+func decodeLevels(s string) (graph.LevelClock, error) {
+	var l graph.LevelClock
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, fmt.Errorf("decoding classification levels: %w", err)
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
+}
+
+// deltaJSON is the stored form of an entity or relation contribution.
+type deltaJSON struct {
+	Kind       string               `json:"k,omitempty"`
+	Value      string               `json:"v,omitempty"`
+	Type       string               `json:"t,omitempty"`
+	SourceKey  string               `json:"s,omitempty"`
+	TargetKey  string               `json:"d,omitempty"`
+	Observed   bool                 `json:"o,omitempty"`
+	FirstSeen  *time.Time           `json:"f,omitempty"`
+	LastSeen   *time.Time           `json:"l,omitempty"`
+	Sources    []string             `json:"src,omitempty"`
+	Vector     events.VersionVector `json:"vec,omitempty"`
+	Attributes graph.Attributes     `json:"a,omitempty"`
+	Class      string               `json:"c,omitempty"`
+	Levels     graph.LevelClock     `json:"lv,omitempty"`
+}
+
+func encodeContribution(c graph.Contribution) string {
+	var j any
+	switch c.Type {
+	case graph.ContributionEntity:
+		s := c.Entity
+		d := deltaJSON{Kind: s.Kind, Value: s.Value, Observed: s.Observed, Sources: s.Sources, Vector: s.Vector,
+			Attributes: s.Attributes, Class: s.Classification, Levels: s.Levels}
+		if s.Observed {
+			fs, ls := s.FirstSeen.UTC(), s.LastSeen.UTC()
+			d.FirstSeen, d.LastSeen = &fs, &ls
+		}
+		j = d
+	case graph.ContributionRelation:
+		r := c.Relation
+		fs, ls := r.FirstSeen.UTC(), r.LastSeen.UTC()
+		j = deltaJSON{Type: r.Type, SourceKey: r.SourceKey, TargetKey: r.TargetKey, FirstSeen: &fs, LastSeen: &ls,
+			Sources: r.Sources, Vector: r.Vector, Attributes: r.Attributes, Class: r.Classification, Levels: r.Levels}
+	default:
+		j = c.Enrichment
+	}
+	b, _ := json.Marshal(j)
+	return string(b)
+}
+
+func decodeEntityDelta(key, s string) (graph.EntityState, error) {
+	var d deltaJSON
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return graph.EntityState{}, fmt.Errorf("decoding the contribution to %s: %w", key, err)
+	}
+	e := graph.EntityState{Key: key, Kind: d.Kind, Value: d.Value, Observed: d.Observed, Sources: d.Sources,
+		Vector: d.Vector, Attributes: d.Attributes, Classification: d.Class, Levels: d.Levels}
+	if d.Observed && d.FirstSeen != nil && d.LastSeen != nil {
+		e.FirstSeen, e.LastSeen = d.FirstSeen.UTC(), d.LastSeen.UTC()
+	}
+	return e, nil
+}
+
+func decodeRelationDelta(key, s string) (graph.RelationState, error) {
+	var d deltaJSON
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return graph.RelationState{}, fmt.Errorf("decoding the contribution to %s: %w", key, err)
+	}
+	r := graph.RelationState{Key: key, Type: d.Type, SourceKey: d.SourceKey, TargetKey: d.TargetKey, Sources: d.Sources,
+		Vector: d.Vector, Attributes: d.Attributes, Classification: d.Class, Levels: d.Levels}
+	if d.FirstSeen != nil && d.LastSeen != nil {
+		r.FirstSeen, r.LastSeen = d.FirstSeen.UTC(), d.LastSeen.UTC()
+	}
+	return r, nil
+}
+
+// queueContributions queues the insert of the batch's contributions; an
+// event's contribution is the same every time it is delivered, so a
+// duplicate is skipped.
+func queueContributions(out *writes, g string, cs []graph.Contribution) {
+	if len(cs) == 0 {
+		return
+	}
+	n := len(cs)
+	keys, types, ids, batches, sources, deltas := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, c := range cs {
+		keys[i], types[i], ids[i], batches[i], sources[i] = c.RecordKey, c.Type, c.EventID.String(), c.BatchID, c.Source
+		deltas[i] = encodeContribution(c)
+	}
+	out.queue(-1, `INSERT INTO `+g+`.contributions (record_key, type, event_id, batch_id, source, delta)
+		SELECT k, t, i, b, s, d::jsonb FROM unnest($1::text[], $2::text[], $3::text[]::uuid[], $4::text[], $5::text[], $6::text[])
+			AS u(k, t, i, b, s, d)
+		ORDER BY k COLLATE "C", t COLLATE "C", i
+		ON CONFLICT DO NOTHING`, keys, types, ids, batches, sources, deltas)
+}
+
+// pendingReclass is a reclassification of a record that does not exist.
+type pendingReclass struct {
+	typ, key string
+	r        graph.Reclassification
+}
+
+// queuePending queues the upsert of reclassifications of records that do
+// not exist: a stored one is replaced only by one that wins over it
+// (graph.Reclassification.After, with the same column order and byte-wise
+// comparisons).
+func queuePending(out *writes, g string, ps []pendingReclass) {
+	if len(ps) == 0 {
+		return
+	}
+	slices.SortFunc(ps, func(a, b pendingReclass) int {
+		if a.typ != b.typ {
+			return compareStrings(a.typ, b.typ)
+		}
+		return compareStrings(a.key, b.key)
+	})
+	n := len(ps)
+	types, keys, levels, peers, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	hlcs := make([]int64, n)
+	for i, p := range ps {
+		types[i], keys[i], levels[i], hlcs[i], peers[i], ids[i] = p.typ, p.key, p.r.Level, int64(p.r.HLC), p.r.Peer, p.r.EventID.String()
+	}
+	out.queue(-1, `INSERT INTO `+g+`.pending_reclassifications AS p (type, key, level, hlc, peer, event_id)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]::uuid[])
+		ON CONFLICT (type, key) DO UPDATE SET level = EXCLUDED.level, hlc = EXCLUDED.hlc, peer = EXCLUDED.peer, event_id = EXCLUDED.event_id
+		WHERE (EXCLUDED.hlc, EXCLUDED.peer, EXCLUDED.event_id, EXCLUDED.level) > (p.hlc, p.peer, p.event_id, p.level)`,
+		types, keys, levels, hlcs, peers, ids)
+}
+
+// queueDropPending queues the removal of pending reclassifications that
+// were merged into records.
+func queueDropPending(out *writes, g, typ string, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	out.queue(-1, `DELETE FROM `+g+`.pending_reclassifications WHERE type = $1 AND key = ANY($2::text[])`, typ, keys)
+}
+
+// existing returns which of keys have a row in the state table of typ
+// (entity or relation), without locking, and the pending reclassifications
+// of those keys.
+func existing(ctx context.Context, tx pgx.Tx, g, typ string, keys []string) (map[string]bool, map[string]graph.Reclassification, error) {
+	table := g + ".entity_state"
+	if typ == graph.ContributionRelation {
+		table = g + ".relation_state"
+	}
+	rows, err := tx.Query(ctx, `SELECT key, NULL, 0, NULL, NULL FROM `+table+` WHERE key = ANY($1::text[])
+		UNION ALL
+		SELECT key, level, hlc, peer, event_id::text FROM `+g+`.pending_reclassifications WHERE type = $2 AND key = ANY($1::text[])`,
+		keys, typ)
+	if err != nil {
+		return nil, nil, err
+	}
+	exists := make(map[string]bool, len(keys))
+	pending := map[string]graph.Reclassification{}
+	var (
+		k           string
+		level, peer *string
+		hlc         int64
+		id          *string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&k, &level, &hlc, &peer, &id}, func() error {
+		if level == nil {
+			exists[k] = true
+			return nil
+		}
+		eid, err := uuid.Parse(*id)
+		if err != nil {
+			return err
+		}
+		pending[k] = graph.Reclassification{Level: *level, HLC: events.HLC(hlc), Peer: *peer, EventID: eid}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return exists, pending, nil
+}
