@@ -88,32 +88,79 @@ type deltaJSON struct {
 	Sources    []string             `json:"src,omitempty"`
 	Vector     events.VersionVector `json:"vec,omitempty"`
 	Attributes graph.Attributes     `json:"a,omitempty"`
-	Class      string               `json:"c,omitempty"`
+	Class      string               `json:"c"`
 	Levels     graph.LevelClock     `json:"lv,omitempty"`
 }
 
+// encodeContribution renders a contribution as deltaJSON (by hand for
+// entity and relation deltas, which every observation writes).
 func encodeContribution(c graph.Contribution) string {
-	var j any
 	switch c.Type {
 	case graph.ContributionEntity:
-		s := c.Entity
-		d := deltaJSON{Kind: s.Kind, Value: s.Value, Observed: s.Observed, Sources: s.Sources, Vector: s.Vector,
-			Attributes: s.Attributes, Class: s.Classification, Levels: s.Levels}
-		if s.Observed {
-			fs, ls := s.FirstSeen.UTC(), s.LastSeen.UTC()
-			d.FirstSeen, d.LastSeen = &fs, &ls
+		e := c.Entity
+		b := make([]byte, 0, 128+len(e.Value))
+		b = append(b, '{')
+		b = appendField(b, "k", e.Kind)
+		b = appendField(b, "v", e.Value)
+		if e.Observed {
+			b = append(b, `"o":true,`...)
+			b = appendTimes(b, e.FirstSeen, e.LastSeen)
 		}
-		j = d
+		return string(appendCommon(b, e.Sources, e.Vector, e.Attributes, e.Classification, e.Levels))
 	case graph.ContributionRelation:
 		r := c.Relation
-		fs, ls := r.FirstSeen.UTC(), r.LastSeen.UTC()
-		j = deltaJSON{Type: r.Type, SourceKey: r.SourceKey, TargetKey: r.TargetKey, FirstSeen: &fs, LastSeen: &ls,
-			Sources: r.Sources, Vector: r.Vector, Attributes: r.Attributes, Class: r.Classification, Levels: r.Levels}
-	default:
-		j = c.Enrichment
+		b := make([]byte, 0, 192+len(r.SourceKey)+len(r.TargetKey))
+		b = append(b, '{')
+		b = appendField(b, "t", r.Type)
+		b = appendField(b, "s", r.SourceKey)
+		b = appendField(b, "d", r.TargetKey)
+		b = appendTimes(b, r.FirstSeen, r.LastSeen)
+		return string(appendCommon(b, r.Sources, r.Vector, r.Attributes, r.Classification, r.Levels))
 	}
-	b, _ := json.Marshal(j)
+	b, _ := json.Marshal(c.Enrichment)
 	return string(b)
+}
+
+func appendField(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = append(b, '"')
+	b = append(b, name...)
+	b = append(b, `":`...)
+	return append(graph.AppendJSONString(b, v), ',')
+}
+
+func appendTimes(b []byte, first, last time.Time) []byte {
+	b = append(b, `"f":"`...)
+	b = first.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","l":"`...)
+	b = last.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, `",`...)
+}
+
+func appendCommon(b []byte, sources []string, vec events.VersionVector, attrs graph.Attributes, class string, levels graph.LevelClock) []byte {
+	if len(sources) > 0 {
+		b = append(b, `"src":`...)
+		b = append(graph.AppendJSONStrings(b, sources), ',')
+	}
+	if len(vec) > 0 {
+		b = append(b, `"vec":`...)
+		b = append(graph.AppendJSONVector(b, vec), ',')
+	}
+	if len(attrs) > 0 {
+		b = append(b, `"a":`...)
+		b = append(graph.AppendJSONAttributes(b, attrs), ',')
+	}
+	if len(levels) > 0 {
+		b = append(b, `"lv":`...)
+		b = append(b, encodeLevels(levels)...)
+		b = append(b, ',')
+	}
+	// Last, always: the classification ("" is a level too).
+	b = append(b, `"c":`...)
+	b = graph.AppendJSONString(b, class)
+	return append(b, '}')
 }
 
 func decodeEntityDelta(key, s string) (graph.EntityState, error) {

@@ -551,7 +551,11 @@ func (a *accumulator) contribution(key, typ string) *Contribution {
 
 func (a *accumulator) entity(s EntityState) {
 	if c := a.contribution(s.Key, ContributionEntity); c != nil {
-		c.Entity = MergeEntity(c.Entity, s)
+		if c.Entity.Key == "" {
+			c.Entity = s
+		} else {
+			c.Entity = MergeEntity(c.Entity, s)
+		}
 	}
 	if prev, ok := a.entities[s.Key]; ok {
 		s = MergeEntity(prev, s)
@@ -561,7 +565,11 @@ func (a *accumulator) entity(s EntityState) {
 
 func (a *accumulator) relation(r RelationState) {
 	if c := a.contribution(r.Key, ContributionRelation); c != nil {
-		c.Relation = MergeRelation(c.Relation, r)
+		if c.Relation.Key == "" {
+			c.Relation = r
+		} else {
+			c.Relation = MergeRelation(c.Relation, r)
+		}
 	}
 	if prev, ok := a.relations[r.Key]; ok {
 		r = MergeRelation(prev, r)
