@@ -796,12 +796,27 @@ kafka_start() {
 		kafka_java 256m kafka.tools.StorageTool format -t "$cid" -c "$KAFKA_DIR/server.properties" \
 			>"$LOG_DIR/kafka-format.log" 2>&1 || die "Kafka storage format failed, see $LOG_DIR/kafka-format.log"
 	fi
+	kafka_ports_wait
 	log "starting Kafka on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
 	{ echo "---- $(date -u +%FT%TZ) start"; } >>"$LOG_DIR/kafka.out"
 	daemon "$RUN_DIR/kafka.pid" "$LOG_DIR/kafka.out" \
 		java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
 		"-Dlog4j2.configurationFile=$KAFKA_DIR/log4j2.properties" \
 		-cp "$(kafka_home)/libs/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+}
+
+# kafka_ports_wait: the broker's ports lie in Linux's ephemeral range, so while the broker is down a
+# client retrying 127.0.0.1:$KAFKA_PORT can be given that very port as its source and connect to
+# itself; the socket then sits in TIME-WAIT and the broker cannot bind. Wait (up to 120 s) until no
+# socket uses the ports.
+kafka_ports_wait() {
+	command -v ss >/dev/null 2>&1 || return 0
+	local i
+	for ((i = 0; i < 240; i++)); do
+		ss -Htan "( sport = :$KAFKA_PORT or sport = :$KAFKA_CONTROLLER_PORT )" 2>/dev/null | grep -q . || return 0
+		[ "$i" = 0 ] && log "waiting for sockets on ports $KAFKA_PORT/$KAFKA_CONTROLLER_PORT to close (TIME-WAIT)"
+		sleep 0.5
+	done
 }
 
 # TLS 1.3 handshake that verifies the certificate against the dev CA for name localhost.
@@ -851,19 +866,26 @@ kafka_metadata_ok() {
 }
 
 kafka_wait() {
-	local i
-	for ((i = 0; i < 1200; i++)); do
+	local i restarts=0 limit=$((${HEIMDALL_KAFKA_WAIT_SECONDS:-120} * 10))
+	for ((i = 0; i < limit; i++)); do
 		if port_open "$KAFKA_PORT" && port_open "$KAFKA_CONTROLLER_PORT" &&
 			tls_ok "$KAFKA_CONTROLLER_PORT" && kafka_metadata_ok; then
 			return 0
 		fi
 		kafka_pid >/dev/null || {
+			# Lost the race for the port to a self-connected client: wait and start again.
+			if [ "${restarts:-0}" -lt 3 ] && tail -n 200 "$LOG_DIR/kafka.log" 2>/dev/null | grep -q "Address already in use"; then
+				restarts=$((${restarts:-0} + 1))
+				log "Kafka could not bind its port (attempt $restarts); starting it again"
+				kafka_start
+				continue
+			fi
 			tail -n 30 "$LOG_DIR/kafka.out" "$LOG_DIR/kafka.log" >&2 2>/dev/null || true
 			die "Kafka exited, see $LOG_DIR/kafka.log and $LOG_DIR/kafka.out"
 		}
 		sleep 0.1
 	done
-	die "Kafka did not answer a metadata request over TLS within 120 s, see $LOG_DIR/kafka.log"
+	die "Kafka did not answer a metadata request over TLS within ${HEIMDALL_KAFKA_WAIT_SECONDS:-120} s (HEIMDALL_KAFKA_WAIT_SECONDS), see $LOG_DIR/kafka.log"
 }
 
 kafka_stop() {

@@ -22,8 +22,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/heimdallhub/heimdall/internal/config/devstack"
+	"github.com/heimdallhub/heimdall/internal/kafka"
+	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
 var (
@@ -153,6 +156,10 @@ func newInstance(t testing.TB) *instance {
 	}
 	in.client = &http.Client{Transport: &http.Transport{TLSClientConfig: st.TLSConfig()}, Timeout: 5 * time.Minute}
 	in.token = st.TokenForClient(t, devstack.ClientCLI)
+	// Registered first, so it runs after the processes are stopped: the
+	// instance's topics go, and the shared broker stays small (a broker
+	// restart recovers every partition it holds).
+	t.Cleanup(in.deleteTopics)
 	t.Cleanup(in.stopAll)
 	return in
 }
@@ -240,6 +247,28 @@ func (p *process) stop(t testing.TB) {
 		p.kill9(t)
 		t.Errorf("%s did not stop within 30s of SIGTERM", p.name)
 	}
+}
+
+// deleteTopics deletes the topics of the instance (best effort).
+func (in *instance) deleteTopics() {
+	tlsCfg, err := tlsconf.Client(in.st.CAFile)
+	if err != nil {
+		return
+	}
+	cl, err := kafka.NewClient(kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg})
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var names []string
+	for _, k := range []string{"HEIMDALL_KAFKA_EVENTS_TOPIC", "HEIMDALL_KAFKA_REJECTS_TOPIC", "HEIMDALL_KAFKA_AUDIT_TOPIC"} {
+		if n := in.env[k]; strings.HasPrefix(n, "heimdall.e2e.") {
+			names = append(names, n)
+		}
+	}
+	_, _ = kadm.NewClient(cl).DeleteTopics(ctx, names...)
 }
 
 func (in *instance) stopAll() {
