@@ -44,7 +44,7 @@ func main() {
 const usage = `usage: heimdall <command> [flags]
 
 commands:
-  serve                   run the API, ingest, projector and enricher (HEIMDALL_COMPONENTS selects)
+  serve                   run the API, ingest, projector, enricher and sync (HEIMDALL_COMPONENTS selects)
   projector               run the graph projector alone
   projections rebuild     rebuild graph|vectors|audit beside the serving one (resumable), then switch readers
   projections status      show graph generations, counts and offsets
@@ -56,6 +56,10 @@ commands:
   enrich status [-json]   enrichment backlog, results and failures per provider, consumer lag
   enrich request [-provider NAME]... [-reason TEXT] KEY...
                           enrich records again now, ignoring TTLs (through the API)
+  sync                    run the peer sync agent alone (HEIMDALL_SYNC_PEERS)
+  sync status [-json]     per peer: paused, last contact, lag, imported, checkpoint, last error
+  sync pause|resume|reset PEER
+                          stop/restart syncing with a peer; forget its checkpoint (catch up anew)
   token                   print an access token for HEIMDALL_CLIENT_ID (for curl)
   key [-personal] KIND VALUE
                           print the canonical key of an observable (-personal: the key
@@ -90,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		return runTopics(ctx, args[1:], stdout, stderr, lookup)
 	case "enrich":
 		return runEnrich(ctx, args[1:], stdout, stderr, lookup)
+	case "sync":
+		return runSync(ctx, args[1:], stdout, stderr, lookup)
 	case "ingest":
 		return runIngest(ctx, args[1:], stdout, stderr, lookup)
 	case "backup":

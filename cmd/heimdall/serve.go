@@ -38,6 +38,8 @@ import (
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
 	"github.com/heimdallhub/heimdall/projections/audit"
 	"github.com/heimdallhub/heimdall/projections/graph"
+	"github.com/heimdallhub/heimdall/sync/agent"
+	"github.com/heimdallhub/heimdall/sync/export"
 )
 
 // projectorGroup is the graph projector's consumer group for an event log:
@@ -91,6 +93,9 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 		g.Go(func() error { return consumer.Run(gctx) })
 		g.Go(func() error { return w.enricher.Run(gctx) })
 	}
+	if cfg.Runs(config.ComponentSync) && w.syncAgent != nil {
+		g.Go(func() error { return w.syncAgent.Run(gctx) })
+	}
 	if cfg.ServesHTTP() {
 		g.Go(func() error { return w.server.Serve(gctx, cfg.HTTP.Addr, w.serverTLS, cfg.ShutdownTimeout) })
 	}
@@ -130,6 +135,8 @@ type built struct {
 	registry        prometheus.Registerer // /metrics, also of the consumers
 	auditProjector  *audit.Projector
 	server          *httpapi.Server
+	syncExporter    *export.Exporter
+	syncAgent       *agent.Agent
 	serverTLS       *tls.Config
 	closers         []func()
 }
@@ -183,7 +190,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 	ready := map[string]func(context.Context) error{
 		"kafka": func(ctx context.Context) error { return admin.Ping(ctx) },
 	}
-	if cfg.Runs(config.ComponentAPI) || cfg.Runs(config.ComponentProjector) || cfg.Runs(config.ComponentEnricher) {
+	if cfg.Runs(config.ComponentAPI) || cfg.Runs(config.ComponentProjector) || cfg.Runs(config.ComponentEnricher) || cfg.Runs(config.ComponentSync) {
 		b.store, err = graphstore.Open(ctx, cfg.Postgres.URL,
 			graphstore.WithTLSConfig(clientTLS), graphstore.WithLogger(log), graphstore.WithMaxConns(cfg.Postgres.MaxConns))
 		if err != nil {
@@ -246,6 +253,11 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			b.close()
 			return nil, err
 		}
+	}
+
+	if err := wireSync(ctx, b, cfg, codec, reg, clientTLS, log); err != nil {
+		b.close()
+		return nil, err
 	}
 
 	var ingester httpapi.Ingester
@@ -326,6 +338,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 				return nil, err
 			}
 			opts.Enrich, opts.EnrichmentViews, opts.EnrichProviders = req, b.store, b.enrichProviders
+			if b.syncExporter != nil {
+				opts.Sync = b.syncExporter
+			}
 		}
 		b.server = httpapi.New(opts)
 		// Discover the provider now so the first request does not wait; a

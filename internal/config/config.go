@@ -22,6 +22,7 @@ const (
 	ComponentIngest    = "ingest"
 	ComponentProjector = "projector"
 	ComponentEnricher  = "enricher"
+	ComponentSync      = "sync"
 )
 
 // Config is Heimdall's whole configuration.
@@ -40,6 +41,7 @@ type Config struct {
 	Ingest   Ingest
 	Project  Projector
 	Enrich   Enrich
+	Sync     Sync
 	PII      PII
 	Access   Access
 	// Levels are the classification levels, lowest first.
@@ -146,6 +148,22 @@ type Enrich struct {
 	RecoverEvery time.Duration
 }
 
+// Sync configures peer sync (sync/): the export endpoint of the api
+// component and the sync component's agent.
+type Sync struct {
+	// PeersFile is the peers' YAML (sync/exchange.LoadPeers); empty: no
+	// peers, nothing exported or imported.
+	PeersFile string
+	// ClientID and ClientSecret are this peer's OIDC client (client
+	// credentials, a role with the peer permission) for pulling.
+	ClientID     string
+	ClientSecret Secret
+	Max          int           // records one pull reads at most
+	Wait         time.Duration // long-poll wait at a caught-up exporter
+	MaxBackoff   time.Duration // longest pause after failed pulls
+	RepairEvery  time.Duration // pause between anti-entropy rounds; 0: none
+}
+
 // PII configures the personal-data layer. Keys are parsed and checked by
 // Load; their formatting never prints key material.
 type PII struct {
@@ -179,12 +197,19 @@ type Var struct {
 var Vars = []Var{
 	{"HEIMDALL_PEER_ID", "local", "Stable id of this Heimdall instance (origin peer of the events it writes)."},
 	{"HEIMDALL_LOG_LEVEL", "info", "debug, info, warn or error."},
-	{"HEIMDALL_COMPONENTS", "api,ingest,projector", "Components `heimdall serve` runs in this process: api, ingest, projector, enricher."},
+	{"HEIMDALL_COMPONENTS", "api,ingest,projector", "Components `heimdall serve` runs in this process: api, ingest, projector, enricher, sync."},
 	{"HEIMDALL_PG_BIN_DIR", "", "Folder of pg_dump, pg_restore and psql matching the server's major version, for `heimdall backup` and `restore` (PATH when empty)."},
 	{"HEIMDALL_ENRICH_PROVIDERS", "", "YAML file of the enrichment providers (required by the enricher component; see the README)."},
 	{"HEIMDALL_ENRICH_MAX_BACKLOG", "10000", "Pending enrichment jobs at which the enrichment consumer pauses."},
 	{"HEIMDALL_ENRICH_WORKER_ID", "", "Stable id of this enrichment worker in the job table (default: host name and peer id)."},
 	{"HEIMDALL_ENRICH_LEASE", "5m", "How long a claimed enrichment job is reserved; longer than a call with all its retries."},
+	{"HEIMDALL_SYNC_PEERS", "", "YAML file of this peer's sync peers (id, url, server_name, subject, export agreement, paused); see the README. Empty: no peer sync."},
+	{"HEIMDALL_SYNC_CLIENT_ID", "", "OIDC client (client_credentials, a role with the peer permission) this peer pulls from its peers as. Required by the sync component."},
+	{"HEIMDALL_SYNC_CLIENT_SECRET", "", "Secret. Secret of HEIMDALL_SYNC_CLIENT_ID."},
+	{"HEIMDALL_SYNC_MAX_RECORDS", "5000", "Records one pull from a peer reads at most."},
+	{"HEIMDALL_SYNC_WAIT", "10s", "How long a pull waits at a caught-up peer for new events (long poll)."},
+	{"HEIMDALL_SYNC_MAX_BACKOFF", "30s", "Longest pause between failed pulls from a peer."},
+	{"HEIMDALL_SYNC_REPAIR_EVERY", "1h", "Pause between anti-entropy rounds per peer (list the peer's event ids, fetch what never arrived); 0 disables them (`heimdall sync repair PEER` runs one)."},
 	{"HEIMDALL_ENRICH_RECOVER_EVERY", "1m", "How often enrichment jobs with an ended lease are put back."},
 	{"HEIMDALL_HTTP_ADDR", "127.0.0.1:8443", "HTTPS listen address of the API."},
 	{"HEIMDALL_TLS_CERT_FILE", "", "PEM certificate (chain) of the API; must be CA-signed, not self-signed."},
@@ -284,6 +309,15 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			WorkerID:      r.str("HEIMDALL_ENRICH_WORKER_ID"),
 			Lease:         r.duration("HEIMDALL_ENRICH_LEASE"),
 			RecoverEvery:  r.duration("HEIMDALL_ENRICH_RECOVER_EVERY"),
+		},
+		Sync: Sync{
+			PeersFile:    r.str("HEIMDALL_SYNC_PEERS"),
+			ClientID:     r.str("HEIMDALL_SYNC_CLIENT_ID"),
+			ClientSecret: Secret(r.str("HEIMDALL_SYNC_CLIENT_SECRET")),
+			Max:          r.intRange("HEIMDALL_SYNC_MAX_RECORDS", 1, 50_000),
+			Wait:         r.duration("HEIMDALL_SYNC_WAIT"),
+			MaxBackoff:   r.duration("HEIMDALL_SYNC_MAX_BACKOFF"),
+			RepairEvery:  r.duration("HEIMDALL_SYNC_REPAIR_EVERY"),
 		},
 		ShutdownTimeout: r.duration("HEIMDALL_SHUTDOWN_TIMEOUT"),
 		OTLPTracesURL:   r.str("HEIMDALL_OTLP_TRACES_URL"),
@@ -396,9 +430,25 @@ func (c Config) validate() []error {
 	}
 	for _, x := range c.Components {
 		switch x {
-		case ComponentAPI, ComponentIngest, ComponentProjector, ComponentEnricher:
+		case ComponentAPI, ComponentIngest, ComponentProjector, ComponentEnricher, ComponentSync:
 		default:
-			bad("HEIMDALL_COMPONENTS", "unknown component %q (want api, ingest, projector, enricher)", x)
+			bad("HEIMDALL_COMPONENTS", "unknown component %q (want api, ingest, projector, enricher, sync)", x)
+		}
+	}
+	if c.Sync.PeersFile != "" {
+		if _, err := os.Stat(c.Sync.PeersFile); err != nil {
+			bad("HEIMDALL_SYNC_PEERS", "cannot read file %s", c.Sync.PeersFile)
+		}
+	}
+	if c.Runs(ComponentSync) {
+		if c.Sync.PeersFile == "" {
+			bad("HEIMDALL_SYNC_PEERS", "required by the sync component")
+		}
+		if c.Sync.ClientID == "" || c.Sync.ClientSecret == "" {
+			bad("HEIMDALL_SYNC_CLIENT_ID/HEIMDALL_SYNC_CLIENT_SECRET", "required by the sync component")
+		}
+		if c.Sync.Wait < 0 || c.Sync.Wait > time.Minute || c.Sync.MaxBackoff <= 0 || c.Sync.RepairEvery < 0 {
+			bad("HEIMDALL_SYNC_WAIT/HEIMDALL_SYNC_MAX_BACKOFF/HEIMDALL_SYNC_REPAIR_EVERY", "wait must be 0-1m, backoff positive, repair interval not negative")
 		}
 	}
 	if c.Runs(ComponentEnricher) {

@@ -26,6 +26,8 @@ import (
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 	"github.com/heimdallhub/heimdall/projections/audit"
 	"github.com/heimdallhub/heimdall/projections/graph"
+	"github.com/heimdallhub/heimdall/sync/exchange"
+	"github.com/heimdallhub/heimdall/sync/export"
 )
 
 type noIngest struct{}
@@ -102,6 +104,16 @@ func (noEnrich) Enrichments(context.Context, string, graph.Visibility) ([]graphs
 	return nil, graph.ErrNotFound
 }
 
+type noSync struct{}
+
+func (noSync) Peer(context.Context, string) (exchange.Peer, error) {
+	return exchange.Peer{}, export.ErrUnknownPeer
+}
+
+func (noSync) Export(context.Context, exchange.Peer, export.Request, io.Writer, func()) (export.Stats, error) {
+	return export.Stats{}, nil
+}
+
 type noVerifier struct{}
 
 func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
@@ -112,7 +124,7 @@ func (noVerifier) Verify(context.Context, string) (auth.Principal, error) {
 func fullServer() *Server {
 	return New(Options{
 		Logger: telemetry.NewLogger(io.Discard, "error"), Registry: prometheus.NewRegistry(), Verifier: noVerifier{},
-		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Classify: noClassify{}, Records: noGraph{}, Retract: noRetract{}, Cypher: noCypher{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Enrich: noEnrich{}, EnrichmentViews: noEnrich{}, Ready: map[string]func(context.Context) error{},
+		Ingest: noIngest{}, Entities: noGraph{}, Similar: noGraph{}, Correlate: noGraph{}, Audit: noAudit{}, Classify: noClassify{}, Records: noGraph{}, Retract: noRetract{}, Cypher: noCypher{}, Decrypt: noDecrypt{}, Keys: noKeys{}, Enrich: noEnrich{}, EnrichmentViews: noEnrich{}, Sync: noSync{}, Ready: map[string]func(context.Context) error{},
 	})
 }
 

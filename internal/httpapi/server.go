@@ -77,6 +77,8 @@ type Options struct {
 	EnrichProviders []string
 	// EnrichmentViews serves GET /v1/entities/{key}/enrichments.
 	EnrichmentViews EnrichmentReader
+	// Sync serves GET /v1/sync/events to peers (peer permission).
+	Sync SyncExporter
 	// RBAC maps token claims to permissions and clearance.
 	RBAC rbac.Config
 }
@@ -184,6 +186,9 @@ func New(o Options) *Server {
 	}
 	if o.EnrichmentViews != nil {
 		v1.GET("/entities/:key/enrichments", s.enrichments, require(rbac.Read))
+	}
+	if o.Sync != nil {
+		v1.GET("/sync/events", s.syncEvents, require(rbac.Peer))
 	}
 	return s
 }

@@ -43,6 +43,10 @@ const (
 	ClientCLI = "heimdall-cli"
 	// ClientPeer is the peer-sync client_credentials client (group heimdall-peer).
 	ClientPeer = "heimdall-peer"
+	// ClientPeer2 and ClientPeer3 are two more peer clients (group
+	// heimdall-peer), for tests with three sites.
+	ClientPeer2 = "heimdall-peer-2"
+	ClientPeer3 = "heimdall-peer-3"
 	// ClientNoPerm authenticates but has no groups and no clearance.
 	ClientNoPerm = "heimdall-noperm"
 

@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/kafka"
+	"github.com/heimdallhub/heimdall/internal/tlsconf"
+)
+
+// BenchmarkSyncCatchUp measures peer replication with the built binary on
+// the real stack: site a holds a log of about HEIMDALL_BENCH_SYNC_EVENTS
+// events (default one million), then a new site b starts its sync agent and
+// pulls all of it: catch-up time, events/s and MB/s between the two peers
+// (TLS 1.3, token-authenticated, appended to b's Kafka with acks=all and
+// claimed in b's Postgres), and the agent's peak RSS. Projection at b is
+// not included (see BenchmarkPipeline for the projector's rate).
+func BenchmarkSyncCatchUp(b *testing.B) {
+	want := 1_000_000
+	if s := os.Getenv("HEIMDALL_BENCH_SYNC_EVENTS"); s != "" {
+		want, _ = strconv.Atoi(s)
+	}
+	for i := 0; i < b.N; i++ {
+		sites := newSites(b, 2)
+		a, c := sites[0], sites[1]
+		a.configure(b, sites, map[string]peerLink{c.id: {url: "https://" + c.addr}}, nil)
+		c.configure(b, sites, map[string]peerLink{a.id: {url: "https://" + a.addr}}, nil)
+		a.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest"})
+		// Three events per flow record (two addresses and their relation).
+		records := want / 3
+		for first := 0; first < records; first += 100_000 {
+			a.mustIngest(flowLines(first, min(100_000, records-first)), "source=bench-sync")
+		}
+		total := logSize(b, a.instance)
+		bytes := valueBytes(b, a.instance)
+		c.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api"})
+		b.ResetTimer()
+		start := time.Now()
+		agent := c.start("sync", map[string]string{"HEIMDALL_SYNC_MAX_RECORDS": "20000"}, "sync")
+		deadline := start.Add(30 * time.Minute)
+		for logSize(b, c.instance) < total {
+			if time.Now().After(deadline) {
+				b.Fatalf("b holds %d of %d events after 30 minutes", logSize(b, c.instance), total)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		took := time.Since(start)
+		b.StopTimer()
+		rss := peakRSS(agent.cmd.Process.Pid)
+		b.ReportMetric(float64(total), "events")
+		b.ReportMetric(took.Seconds(), "catchup-s")
+		b.ReportMetric(float64(total)/took.Seconds(), "events/s")
+		b.ReportMetric(float64(bytes)/took.Seconds()/1e6, "MB/s")
+		b.ReportMetric(float64(rss)/(1<<20), "agent-peak-RSS-MiB")
+		b.Logf("%d events (%d MB of values) replicated in %v: %.0f events/s; agent peak RSS %d MiB", total, bytes/1e6, took, float64(total)/took.Seconds(), rss>>20)
+	}
+}
+
+// logSize is the number of records in the instance's events topic.
+func logSize(t testing.TB, in *instance) int64 {
+	t.Helper()
+	tlsCfg, err := tlsconf.Client(in.st.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kafka.NewClient(kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kafka.EndOffsets(context.Background(), cl, in.eventsT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, e := range ends {
+		n += e
+	}
+	return n
+}
+
+// valueBytes sums the value sizes of the instance's events topic.
+func valueBytes(t testing.TB, in *instance) int64 {
+	t.Helper()
+	tlsCfg, err := tlsconf.Client(in.st.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	h := handlerFunc(func(_ context.Context, recs []events.LogRecord) error {
+		for _, r := range recs {
+			n += int64(len(r.Key) + len(r.Value))
+		}
+		return nil
+	})
+	if _, err := kafka.ReadRange(context.Background(), kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg}, in.eventsT, 10000, h, nil); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

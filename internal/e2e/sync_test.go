@@ -1,0 +1,735 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/config/devstack"
+	"github.com/heimdallhub/heimdall/internal/graphstore"
+	"github.com/heimdallhub/heimdall/internal/kafka"
+	"github.com/heimdallhub/heimdall/internal/observable"
+	"github.com/heimdallhub/heimdall/internal/tlsconf"
+	"github.com/heimdallhub/heimdall/sync/exchange"
+)
+
+// site is one peer of a sync test: an instance, its peer id, the OIDC
+// client it pulls as, and its graph store.
+type site struct {
+	*instance
+	id     string
+	client string
+	store  *graphstore.Store
+}
+
+// peerLink is how one site reaches another: the URL it pulls from (a TCP
+// proxy the test can cut) and what the exporter lets it receive.
+type peerLink struct {
+	url string
+}
+
+// newSites prepares n instances that share the federation's
+// pseudonymisation key (so pseudonyms join) and nothing else.
+func newSites(t testing.TB, n int) []*site {
+	t.Helper()
+	clients := []string{devstack.ClientPeer, devstack.ClientPeer2, devstack.ClientPeer3}
+	pseudo := "pk1=" + randomKey(t)
+	run := randomSuffix()
+	var out []*site
+	for i := range n {
+		in := newInstance(t)
+		s := &site{instance: in, id: fmt.Sprintf("site-%c-%s", 'a'+i, run), client: clients[i]}
+		in.env["HEIMDALL_PEER_ID"] = s.id
+		in.env["HEIMDALL_PSEUDONYM_KEYS"] = pseudo
+		in.env["HEIMDALL_SYNC_CLIENT_ID"] = s.client
+		in.env["HEIMDALL_SYNC_CLIENT_SECRET"] = in.st.ClientSecret(t, s.client)
+		in.env["HEIMDALL_SYNC_WAIT"] = "2s"
+		in.env["HEIMDALL_SYNC_MAX_BACKOFF"] = "2s"
+		in.env["HEIMDALL_SYNC_MAX_RECORDS"] = "2000"
+		out = append(out, s)
+	}
+	return out
+}
+
+// configure writes s's peers file: for each other site, the link s pulls
+// through and the agreement s applies when that site pulls from s.
+func (s *site) configure(t testing.TB, others []*site, links map[string]peerLink, exportLevel map[string]string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("peers:\n")
+	for _, o := range others {
+		if o == s {
+			continue
+		}
+		level := exportLevel[o.id]
+		if level == "" {
+			level = "TOP SECRET"
+		}
+		fmt.Fprintf(&b, "  - id: %s\n    url: %s\n    subject: %s\n    export: {max_classification: %s}\n", o.id, links[o.id].url, o.client, level)
+	}
+	path := filepath.Join(t.TempDir(), "peers.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.env["HEIMDALL_SYNC_PEERS"] = path
+}
+
+// tcpProxy forwards connections to a target until cut; cutting closes every
+// open connection and refuses new ones until healed.
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]bool
+}
+
+func newTCPProxy(t testing.TB, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() { ln.Close(); p.setCut(true) })
+	go p.serve()
+	return p
+}
+
+func (p *tcpProxy) url() string {
+	_, port, _ := net.SplitHostPort(p.ln.Addr().String())
+	return "https://localhost:" + port
+}
+
+func (p *tcpProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c] = true
+		p.mu.Unlock()
+		go p.pipe(c)
+	}
+}
+
+func (p *tcpProxy) pipe(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[up] = true
+	p.mu.Unlock()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+	<-done
+	c.Close()
+	up.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+func (p *tcpProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+		p.conns = map[net.Conn]bool{}
+	}
+}
+
+// logEvent is one record of a site's event log.
+type logEvent struct {
+	id     string
+	origin string
+	via    string
+	class  string
+	key    string
+}
+
+// readLog reads a site's whole events topic.
+func (s *site) readLog(t testing.TB) []logEvent {
+	t.Helper()
+	tlsCfg, err := tlsconf.Client(s.st.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := kafka.Config{Brokers: s.st.KafkaBrokers, TLS: tlsCfg}
+	codec, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []logEvent
+	h := handlerFunc(func(ctx context.Context, recs []events.LogRecord) error {
+		for _, r := range recs {
+			e, err := codec.Decode(r.Value)
+			if err != nil {
+				return err
+			}
+			out = append(out, logEvent{id: e.ID.String(), origin: e.OriginPeer, via: r.Headers[exchange.HeaderVia], class: e.Classification, key: e.Key})
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := kafka.ReadRange(ctx, kc, s.eventsT, 5000, h, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// handlerFunc is a kafka.Handler reading from the start.
+type handlerFunc func(ctx context.Context, recs []events.LogRecord) error
+
+func (f handlerFunc) Offsets(context.Context, string, []int32) (map[int32]int64, error) {
+	return map[int32]int64{}, nil
+}
+func (f handlerFunc) Handle(ctx context.Context, recs []events.LogRecord) error { return f(ctx, recs) }
+
+// randomFlows is n flow lines between addresses of a shared pool, so sites
+// observe the same records (concurrent changes of them).
+func randomFlows(rng *rand.Rand, n int, day int) []byte {
+	var b strings.Builder
+	for range n {
+		src := fmt.Sprintf("10.77.%d.%d", rng.IntN(4), rng.IntN(50))
+		dst := fmt.Sprintf("100.77.%d.%d", rng.IntN(4), rng.IntN(50))
+		fmt.Fprintf(&b, `{"ts":"2026-11-%02dT%02d:%02d:%02dZ","src_ip":"%s","dst_ip":"%s","dst_port":%d,"proto":"tcp"}`+"\n",
+			day, rng.IntN(24), rng.IntN(60), rng.IntN(60), src, dst, []int{22, 53, 80, 443, 8443}[rng.IntN(5)])
+	}
+	return []byte(b.String())
+}
+
+// waitConverged waits until every site has projected its whole log and all
+// digests are equal; it returns the digest.
+func waitConverged(t *testing.T, sites []*site, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last []string
+	for time.Now().Before(deadline) {
+		last = last[:0]
+		for _, s := range sites {
+			s.waitProjected(s.store, within)
+			d, err := s.store.Digest(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = append(last, d)
+		}
+		same := true
+		for _, d := range last[1:] {
+			same = same && d == last[0]
+		}
+		if same {
+			// Stable: nothing more arrives in a second round.
+			time.Sleep(3 * time.Second)
+			again := true
+			for i, s := range sites {
+				s.waitProjected(s.store, within)
+				d, _ := s.store.Digest(context.Background())
+				again = again && d == last[i]
+			}
+			if again {
+				return last[0]
+			}
+			continue
+		}
+		time.Sleep(time.Second)
+	}
+	for _, s := range sites {
+		t.Logf("--- %s logs:\n%s", s.id, s.allLogs())
+	}
+	t.Fatalf("sites did not converge within %v: digests %v", within, last)
+	return ""
+}
+
+// TestSyncThreePeersConverge: three sites in a mesh, each its own database
+// and topics, driven by the built binary with the sync agent in its own
+// process: random ingests on all three (overlapping records, so concurrent
+// changes of the same records), concurrent reclassifications of one record
+// at two sites while one site is cut off by a TCP proxy, kill -9 of a sync
+// agent mid-replication; after healing, every site's graph has the same
+// digest, every log holds the same events, no event was appended twice by
+// the agents' claims, and none came back to its origin.
+func TestSyncThreePeersConverge(t *testing.T) {
+	requireStack(t)
+	sites := newSites(t, 3)
+	// One proxy per direction: proxies[x][y] is how x reaches y.
+	proxies := map[string]map[string]*tcpProxy{}
+	for _, x := range sites {
+		proxies[x.id] = map[string]*tcpProxy{}
+		links := map[string]peerLink{}
+		for _, y := range sites {
+			if x != y {
+				proxies[x.id][y.id] = newTCPProxy(t, y.addr)
+				links[y.id] = peerLink{url: proxies[x.id][y.id].url()}
+			}
+		}
+		x.configure(t, sites, links, nil)
+	}
+	agents := map[string]*process{}
+	for _, s := range sites {
+		s.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector"})
+		agents[s.id] = s.start("sync", nil, "sync")
+		s.store = s.store0()
+	}
+	cut := func(victim *site, on bool) {
+		for _, x := range sites {
+			if x == victim {
+				continue
+			}
+			proxies[x.id][victim.id].setCut(on)
+			proxies[victim.id][x.id].setCut(on)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	a, b, c := sites[0], sites[1], sites[2]
+
+	// Phase 1: everyone ingests; replication runs.
+	for i, s := range sites {
+		s.mustIngest(randomFlows(rng, 300, 10+i), "source="+s.id+"-sensor&file=phase1.ndjson")
+	}
+	// Phase 2: c is cut off; all three keep ingesting; a and c reclassify
+	// the same record concurrently, b another one.
+	cut(c, true)
+	for i, s := range sites {
+		s.mustIngest(randomFlows(rng, 300, 20+i), "source="+s.id+"-sensor&file=phase2.ndjson")
+	}
+	key := ipKey(t, "10.77.0.1")
+	other := ipKey(t, "100.77.1.2")
+	waitRecord(t, a, key)
+	waitRecord(t, c, key)
+	waitRecord(t, b, other)
+	if code := a.patch(a.token, "/v1/records/"+key+"/classification", `{"level":"SECRET","reason":"site a review"}`); code != http.StatusAccepted {
+		t.Fatalf("reclassify at a: %d", code)
+	}
+	if code := c.patch(c.token, "/v1/records/"+key+"/classification", `{"level":"CONFIDENTIAL","reason":"site c review"}`); code != http.StatusAccepted {
+		t.Fatalf("reclassify at c: %d", code)
+	}
+	if code := b.patch(b.token, "/v1/records/"+other+"/classification", `{"level":"CONFIDENTIAL"}`); code != http.StatusAccepted {
+		t.Fatalf("reclassify at b: %d", code)
+	}
+	// Phase 3: kill -9 b's sync agent while a's big batch replicates, then
+	// restart it.
+	a.mustIngest(randomFlows(rng, 2000, 27), "source="+a.id+"-sensor&file=phase3.ndjson")
+	time.Sleep(300 * time.Millisecond)
+	agents[b.id].kill9(t)
+	c.mustIngest(randomFlows(rng, 300, 28), "source="+c.id+"-sensor&file=phase3.ndjson")
+	agents[b.id] = b.start("sync-restarted", nil, "sync")
+	time.Sleep(2 * time.Second)
+	// Heal.
+	cut(c, false)
+
+	digest := waitConverged(t, sites, 3*time.Minute)
+	t.Logf("converged: digest %s", digest)
+
+	// The logs: the same set of events everywhere; nothing came back to its
+	// origin; duplicates only from the at-least-once window (reported).
+	var sets []map[string]int
+	for _, s := range sites {
+		evs := s.readLog(t)
+		set := map[string]int{}
+		for _, e := range evs {
+			set[e.id]++
+			if e.origin == s.id && e.via != "" {
+				t.Errorf("%s: event %s of its own origin came back (via %s)", s.id, e.id, e.via)
+			}
+			if e.origin != s.id && e.via == "" {
+				t.Errorf("%s: event %s of origin %s has no via path", s.id, e.id, e.origin)
+			}
+		}
+		dups := 0
+		for _, n := range set {
+			if n > 1 {
+				dups++
+			}
+		}
+		if dups > 0 {
+			t.Errorf("%s: %d events appended more than once", s.id, dups)
+		}
+		t.Logf("%s: %d records, %d distinct events", s.id, len(evs), len(set))
+		sets = append(sets, set)
+	}
+	for i := 1; i < len(sets); i++ {
+		for id := range sets[0] {
+			if sets[i][id] == 0 {
+				t.Fatalf("%s lacks event %s", sites[i].id, id)
+			}
+		}
+		if len(sets[i]) != len(sets[0]) {
+			t.Fatalf("%s holds %d events, %s %d", sites[i].id, len(sets[i]), sites[0].id, len(sets[0]))
+		}
+	}
+	// The concurrent reclassification resolved the same way everywhere
+	// (the digest covers it); say how.
+	var v struct {
+		Classification string `json:"classification"`
+	}
+	a.get("/v1/entities/"+key, &v)
+	t.Logf("record reclassified concurrently at a (SECRET) and c (CONFIDENTIAL): %s everywhere", v.Classification)
+
+	// sync status shows every peer with a contact and no lag.
+	out, err := a.run(nil, "sync", "status")
+	if err != nil {
+		t.Fatalf("sync status: %v\n%s", err, out)
+	}
+	for _, o := range []*site{b, c} {
+		if !strings.Contains(out, o.id) {
+			t.Fatalf("sync status lacks %s:\n%s", o.id, out)
+		}
+	}
+	t.Logf("sync status at a:\n%s", out)
+}
+
+// store0 opens the site's graph store.
+func (s *site) store0() *graphstore.Store { return s.instance.store() }
+
+// ipKey is the record key of an IP address.
+func ipKey(t *testing.T, ip string) string {
+	t.Helper()
+	k, err := observable.ParseIP(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Key()
+}
+
+// waitRecord waits until the site's graph holds key.
+func waitRecord(t *testing.T, s *site, key string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if s.get("/v1/entities/"+key, nil) == http.StatusOK {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: record %s not projected", s.id, key)
+}
+
+// TestSyncAgreementExcludesClassification: a site whose agreement stops at
+// CONFIDENTIAL never receives the SECRET events of a personal-data ingest,
+// not even their keys, while everything else arrives.
+func TestSyncAgreementExcludesClassification(t *testing.T) {
+	requireStack(t)
+	sites := newSites(t, 2)
+	a, c := sites[0], sites[1]
+	a.configure(t, sites, map[string]peerLink{c.id: {url: "https://" + c.addr}}, map[string]string{c.id: "CONFIDENTIAL"})
+	c.configure(t, sites, map[string]peerLink{a.id: {url: "https://" + a.addr}}, nil)
+	serves := map[string]*process{}
+	for _, s := range sites {
+		serves[s.id] = s.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector,sync"})
+		s.store = s.store0()
+	}
+	a.mustIngest(flowLines(0, 100), "source=flows&file=flows.ndjson")
+	var body strings.Builder
+	secretKeys := map[string]bool{}
+	for i := range 40 {
+		addr := fmt.Sprintf("person%d@agreement.example", i)
+		fmt.Fprintf(&body, `{"ts":"2026-11-20T10:%02d:00Z","src_ip":"192.0.2.%d","dst_ip":"198.51.100.%d","dst_port":25,"proto":"tcp","email":"%s"}`+"\n", i, 1+i, 1+i, addr)
+	}
+	a.mustIngest([]byte(body.String()), "source=mail&file=mail.ndjson")
+	a.waitProjected(a.store, 2*time.Minute)
+	aLog := a.readLog(t)
+	secret := 0
+	for _, e := range aLog {
+		if e.class == "SECRET" || e.class == "TOP SECRET" {
+			secret++
+			secretKeys[e.key] = true
+		}
+	}
+	if secret == 0 {
+		t.Fatal("the mail ingest wrote no SECRET event: the test proves nothing")
+	}
+	// Wait until c has everything a may send it.
+	deadline := time.Now().Add(2 * time.Minute)
+	var cLog []logEvent
+	for {
+		cLog = c.readLog(t)
+		if len(cLog) >= len(aLog)-secret || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(cLog) != len(aLog)-secret {
+		t.Fatalf("c holds %d events, want %d (%d of a's %d are SECRET or above)", len(cLog), len(aLog)-secret, secret, len(aLog))
+	}
+	for _, e := range cLog {
+		if e.class != "UNCLASSIFIED" && e.class != "CONFIDENTIAL" {
+			t.Errorf("c received a %s event %s", e.class, e.id)
+		}
+		if secretKeys[e.key] {
+			// A key of a SECRET event may also be the key of an allowed
+			// event (an address seen in both); only keys seen nowhere
+			// else must be absent.
+			continue
+		}
+	}
+	// Keys that occur only in SECRET events at a never reach c's graph.
+	allowedKeys := map[string]bool{}
+	for _, e := range aLog {
+		if e.class != "SECRET" && e.class != "TOP SECRET" {
+			allowedKeys[e.key] = true
+		}
+	}
+	c.waitProjected(c.store, time.Minute)
+	checked := 0
+	for k := range secretKeys {
+		if allowedKeys[k] {
+			continue
+		}
+		checked++
+		for _, e := range cLog {
+			if e.key == k {
+				t.Fatalf("c's log holds key %s of a SECRET-only record", k)
+			}
+		}
+		if code := c.get("/v1/entities/"+k, nil); code != http.StatusNotFound {
+			t.Fatalf("c's graph answers %d for the SECRET-only record %s", code, k)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no SECRET-only key to check")
+	}
+	t.Logf("a: %d events (%d SECRET or above); c received %d; %d SECRET-only keys absent at c", len(aLog), secret, len(cLog), checked)
+
+	// The agreement widens: c's checkpoint is past the SECRET events, so
+	// only anti-entropy can bring them. One round fetches exactly those.
+	a.configure(t, sites, map[string]peerLink{c.id: {url: "https://" + c.addr}}, map[string]string{c.id: "TOP SECRET"})
+	serves[a.id].stop(t)
+	a.serve("serve-widened", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector,sync"})
+	out, err := c.run(nil, "sync", "repair", a.id)
+	if err != nil {
+		t.Fatalf("sync repair: %v\n%s", err, out)
+	}
+	t.Log(strings.TrimSpace(out))
+	if want := fmt.Sprintf("%d missing here, %d appended", secret, secret); !strings.Contains(out, want) {
+		t.Fatalf("repair: want %q in %q", want, out)
+	}
+	if cLog = c.readLog(t); len(cLog) != len(aLog) {
+		t.Fatalf("after the repair c holds %d events, a %d", len(cLog), len(aLog))
+	}
+	// A second round finds nothing, and the graphs are now the same.
+	if out, err = c.run(nil, "sync", "repair", a.id); err != nil || !strings.Contains(out, " 0 missing here, 0 appended") {
+		t.Fatalf("second repair: %v %s", err, out)
+	}
+	waitConverged(t, sites, 2*time.Minute)
+}
+
+// TestSyncRefusesUnauthorisedPeers: the sync endpoint refuses a TLS 1.2
+// client, a request without a token, a token without the peer permission,
+// and a peer token whose subject is not a configured peer.
+func TestSyncRefusesUnauthorisedPeers(t *testing.T) {
+	requireStack(t)
+	sites := newSites(t, 2)
+	a, b := sites[0], sites[1]
+	a.configure(t, sites, map[string]peerLink{b.id: {url: "https://" + b.addr}}, nil)
+	a.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector"})
+	a.mustIngest(flowLines(0, 10), "source=refuse")
+	url := "https://" + a.addr + "/v1/sync/events?wait=0s"
+	get := func(c *http.Client, token string) (int, string, error) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), nil
+	}
+	// TLS 1.2 only: the handshake fails.
+	tls12 := a.st.TLSConfig()
+	tls12.MinVersion, tls12.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
+	c12 := &http.Client{Transport: &http.Transport{TLSClientConfig: tls12}, Timeout: 10 * time.Second}
+	if code, _, err := get(c12, a.st.TokenForClient(t, devstack.ClientPeer2)); err == nil {
+		t.Fatalf("a TLS 1.2 client got %d", code)
+	} else if !strings.Contains(err.Error(), "protocol version") && !strings.Contains(err.Error(), "tls") {
+		t.Logf("TLS 1.2 refused: %v", err)
+	}
+	cases := []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"no peer permission", a.st.TokenForClient(t, devstack.ClientNoPerm), http.StatusForbidden},
+		{"admin but not peer", a.st.TokenForClient(t, devstack.ClientCLI), http.StatusForbidden},
+		{"peer permission, not a configured peer", a.st.TokenForClient(t, devstack.ClientPeer3), http.StatusForbidden},
+		{"garbage token", "eyJhbGciOiJub25lIn0.e30.", http.StatusUnauthorized},
+	}
+	for _, c := range cases {
+		code, _, err := get(a.instance.client, c.token)
+		if err != nil || code != c.want {
+			t.Errorf("%s: %d %v, want %d", c.name, code, err, c.want)
+		}
+	}
+	code, ct, err := get(a.instance.client, a.st.TokenForClient(t, b.client))
+	if err != nil || code != http.StatusOK || ct != exchange.ContentType {
+		t.Fatalf("the configured peer: %d %q %v", code, ct, err)
+	}
+}
+
+// stackPID returns the pid `deploy/stack.sh status` shows for a component.
+func stackPID(t *testing.T, component string) int {
+	t.Helper()
+	root, err := devstack.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("bash", filepath.Join(root, "deploy", "stack.sh"), "status").CombinedOutput()
+	if err != nil {
+		t.Fatalf("stack.sh status: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 4 && f[0] == component && f[1] == "up" {
+			pid, err := strconv.Atoi(f[3])
+			if err == nil {
+				return pid
+			}
+		}
+	}
+	t.Fatalf("%s is not up:\n%s", component, out)
+	return 0
+}
+
+// killStack kills a component of the shared stack with SIGKILL, waits, and
+// brings it back with `deploy/stack.sh up`.
+func killStack(t *testing.T, component string, down time.Duration) {
+	t.Helper()
+	pid := stackPID(t, component)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %s (%d): %v", component, pid, err)
+	}
+	t.Logf("kill -9 %s (pid %d)", component, pid)
+	time.Sleep(down)
+	root, _ := devstack.ModuleRoot()
+	up := exec.Command("bash", filepath.Join(root, "deploy", "stack.sh"), "up")
+	// A broker killed with many partitions recovers each one's log first.
+	up.Env = append(os.Environ(), "HEIMDALL_KAFKA_WAIT_SECONDS=900")
+	out, err := up.CombinedOutput()
+	if err != nil {
+		t.Fatalf("stack.sh up after killing %s: %v\n%s", component, err, out)
+	}
+	t.Logf("%s back (pid %d)", component, stackPID(t, component))
+}
+
+// TestSyncSurvivesBrokerAndPostgresKill: kill -9 of the Kafka broker and of
+// PostgreSQL while three sites replicate; after both are back (and the
+// Heimdall processes that exited are restarted, as a supervisor would),
+// the sites converge with every event once. It kills the shared stack, so
+// it only runs when HEIMDALL_E2E_CHAOS=1 (make test-chaos).
+func TestSyncSurvivesBrokerAndPostgresKill(t *testing.T) {
+	requireStack(t)
+	if os.Getenv("HEIMDALL_E2E_CHAOS") != "1" {
+		t.Skip("kills the shared stack's broker and database: runs alone with HEIMDALL_E2E_CHAOS=1 (make test-chaos); known to fail: ingest hangs after the database restart (issue 7 note)")
+	}
+	sites := newSites(t, 3)
+	for _, x := range sites {
+		links := map[string]peerLink{}
+		for _, y := range sites {
+			if x != y {
+				links[y.id] = peerLink{url: "https://" + y.addr}
+			}
+		}
+		x.configure(t, sites, links, nil)
+	}
+	type procs struct{ serve, sync *process }
+	running := map[string]*procs{}
+	for _, s := range sites {
+		running[s.id] = &procs{serve: s.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector"}), sync: s.start("sync", nil, "sync")}
+		s.store = s.store0()
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	for i, s := range sites {
+		s.mustIngest(randomFlows(rng, 20000, 10+i), "source="+s.id+"-chaos&file=before.ndjson")
+	}
+	// Replication is under way: kill the broker, then the database.
+	time.Sleep(500 * time.Millisecond)
+	killStack(t, "kafka", 3*time.Second)
+	time.Sleep(2 * time.Second)
+	for i, s := range sites {
+		s.mustIngest(randomFlows(rng, 5000, 20+i), "source="+s.id+"-chaos&file=between.ndjson")
+	}
+	time.Sleep(500 * time.Millisecond)
+	killStack(t, "postgres", 3*time.Second)
+	// Restart what exited, as a supervisor would; what kept running
+	// reconnects by itself.
+	restarts := 0
+	for _, s := range sites {
+		p := running[s.id]
+		select {
+		case <-p.serve.done:
+			restarts++
+			p.serve = s.serve("serve-restarted", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector"})
+		default:
+		}
+		select {
+		case <-p.sync.done:
+			restarts++
+			p.sync = s.start("sync-restarted", nil, "sync")
+		default:
+		}
+	}
+	t.Logf("%d Heimdall processes exited and were restarted", restarts)
+	for i, s := range sites {
+		s.mustIngest(randomFlows(rng, 2000, 25+i), "source="+s.id+"-chaos&file=after.ndjson")
+	}
+	digest := waitConverged(t, sites, 5*time.Minute)
+	var first map[string]int
+	for _, s := range sites {
+		set := map[string]int{}
+		for _, e := range s.readLog(t) {
+			set[e.id]++
+			if e.origin == s.id && e.via != "" {
+				t.Errorf("%s: event %s came back to its origin", s.id, e.id)
+			}
+		}
+		dups := 0
+		for _, n := range set {
+			if n > 1 {
+				dups++
+			}
+		}
+		// A kill between the local log's acknowledgement and the claim's
+		// commit may append an event twice (at-least-once); the graph
+		// applies it once (the digests above are equal).
+		t.Logf("%s: %d distinct events, %d appended twice", s.id, len(set), dups)
+		if first == nil {
+			first = set
+		} else if len(set) != len(first) {
+			t.Fatalf("%s holds %d events, %s %d", s.id, len(set), sites[0].id, len(first))
+		}
+	}
+	t.Logf("converged after broker and database kills: digest %s", digest)
+}

@@ -1,0 +1,231 @@
+package syncstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heimdallhub/heimdall/sync/agent"
+	"github.com/heimdallhub/heimdall/sync/exchange"
+)
+
+const ddl = `
+CREATE SCHEMA IF NOT EXISTS heimdall_sync;
+CREATE TABLE IF NOT EXISTS heimdall_sync.checkpoints (
+	peer        text COLLATE "C" NOT NULL,
+	partition   integer NOT NULL,
+	next_offset bigint NOT NULL,
+	updated_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (peer, partition)
+);
+-- One row per imported event: the claim that makes an event delivered by
+-- two peers (a mesh) be appended once.
+CREATE TABLE IF NOT EXISTS heimdall_sync.imported (
+	event_id    uuid PRIMARY KEY,
+	peer        text COLLATE "C" NOT NULL,
+	imported_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS heimdall_sync.peers (
+	peer         text COLLATE "C" PRIMARY KEY,
+	paused       boolean,          -- null: as the peers file says
+	paused_by    text NOT NULL DEFAULT '',
+	paused_at    timestamptz,
+	last_contact timestamptz,
+	last_ok      timestamptz,
+	last_error   text NOT NULL DEFAULT '',
+	lag          bigint NOT NULL DEFAULT 0,
+	imported     bigint NOT NULL DEFAULT 0,
+	duplicates   bigint NOT NULL DEFAULT 0
+);`
+
+// Store implements agent.Store.
+type Store struct {
+	pool       *pgxpool.Pool
+	filePaused map[string]bool
+}
+
+var _ agent.Store = (*Store)(nil)
+
+// New prepares the schema. filePaused are the peers the peers file pauses
+// (a pause or resume command overrides it).
+func New(ctx context.Context, pool *pgxpool.Pool, filePaused map[string]bool) (*Store, error) {
+	if _, err := pool.Exec(ctx, ddl); err != nil {
+		return nil, fmt.Errorf("preparing the sync schema: %w", err)
+	}
+	return &Store{pool: pool, filePaused: filePaused}, nil
+}
+
+// Checkpoint implements agent.Store.
+func (s *Store) Checkpoint(ctx context.Context, peer string) (exchange.Cursor, error) {
+	rows, err := s.pool.Query(ctx, `SELECT partition, next_offset FROM heimdall_sync.checkpoints WHERE peer = $1`, peer)
+	if err != nil {
+		return nil, err
+	}
+	c := exchange.Cursor{}
+	var p int32
+	var o int64
+	_, err = pgx.ForEachRow(rows, []any{&p, &o}, func() error { c[p] = o; return nil })
+	return c, err
+}
+
+// Import implements agent.Store. The claims are inserted first: a
+// concurrent import of the same event id (from another peer) waits on the
+// row until this transaction ends, then finds it claimed.
+func (s *Store) Import(ctx context.Context, peer string, items []agent.Item, cursor exchange.Cursor, appendFresh func([]agent.Item) error) (int, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	fresh := items[:0:0]
+	if len(items) > 0 {
+		ids := make([]uuid.UUID, len(items))
+		for i, it := range items {
+			ids[i] = it.EventID
+		}
+		// One lock order for every importer: overlapping chunks of two
+		// peers wait for each other instead of deadlocking.
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		rows, err := tx.Query(ctx, `INSERT INTO heimdall_sync.imported (event_id, peer)
+			SELECT id, $2 FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n) ORDER BY n ON CONFLICT (event_id) DO NOTHING RETURNING event_id`, ids, peer)
+		if err != nil {
+			return 0, err
+		}
+		claimed := map[uuid.UUID]bool{}
+		var id uuid.UUID
+		if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { claimed[id] = true; return nil }); err != nil {
+			return 0, err
+		}
+		for _, it := range items {
+			if claimed[it.EventID] {
+				fresh = append(fresh, it)
+				delete(claimed, it.EventID) // an id twice in one chunk is appended once
+			}
+		}
+	}
+	if err := appendFresh(fresh); err != nil {
+		return 0, fmt.Errorf("appending to the local log: %w", err)
+	}
+	parts := make([]int32, 0, len(cursor))
+	offs := make([]int64, 0, len(cursor))
+	for p, o := range cursor {
+		parts = append(parts, p)
+		offs = append(offs, o)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO heimdall_sync.checkpoints (peer, partition, next_offset)
+		SELECT $1, p, o FROM unnest($2::integer[], $3::bigint[]) AS t(p, o)
+		ON CONFLICT (peer, partition) DO UPDATE SET next_offset = GREATEST(checkpoints.next_offset, excluded.next_offset), updated_at = now()`,
+		peer, parts, offs); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO heimdall_sync.peers (peer, imported, duplicates) VALUES ($1, $2, $3)
+		ON CONFLICT (peer) DO UPDATE SET imported = peers.imported + $2, duplicates = peers.duplicates + $3`,
+		peer, len(fresh), len(items)-len(fresh)); err != nil {
+		return 0, err
+	}
+	return len(fresh), tx.Commit(ctx)
+}
+
+// Contact implements agent.Store.
+func (s *Store) Contact(ctx context.Context, peer string, at time.Time, lag int64, pullErr error) error {
+	msg := ""
+	if pullErr != nil {
+		msg = pullErr.Error()
+		if len(msg) > 500 {
+			msg = msg[:500]
+		}
+		_, err := s.pool.Exec(ctx, `INSERT INTO heimdall_sync.peers (peer, last_contact, last_error) VALUES ($1, $2, $3)
+			ON CONFLICT (peer) DO UPDATE SET last_contact = $2, last_error = $3`, peer, at, msg)
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO heimdall_sync.peers (peer, last_contact, last_ok, lag) VALUES ($1, $2, $2, $3)
+		ON CONFLICT (peer) DO UPDATE SET last_contact = $2, last_ok = $2, lag = $3, last_error = ''`, peer, at, lag)
+	return err
+}
+
+// Paused implements agent.Store: a pause command's decision, else the
+// peers file's.
+func (s *Store) Paused(ctx context.Context, peer string) (bool, error) {
+	var paused *bool
+	err := s.pool.QueryRow(ctx, `SELECT paused FROM heimdall_sync.peers WHERE peer = $1`, peer).Scan(&paused)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, err
+	}
+	if paused != nil {
+		return *paused, nil
+	}
+	return s.filePaused[peer], nil
+}
+
+// SetPaused pauses or resumes a peer (both directions: this peer neither
+// pulls from it nor serves it), recording who did it.
+func (s *Store) SetPaused(ctx context.Context, peer string, paused bool, actor string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO heimdall_sync.peers (peer, paused, paused_by, paused_at) VALUES ($1, $2, $3, now())
+		ON CONFLICT (peer) DO UPDATE SET paused = $2, paused_by = $3, paused_at = now()`, peer, paused, actor)
+	return err
+}
+
+// Reset forgets the cursor of peer: the next pull starts from the
+// beginning of its log (already imported events are recognised and not
+// appended again).
+func (s *Store) Reset(ctx context.Context, peer string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM heimdall_sync.checkpoints WHERE peer = $1`, peer)
+	return err
+}
+
+// PeerStatus is one peer's import state.
+type PeerStatus struct {
+	Peer        string          `json:"peer"`
+	Paused      bool            `json:"paused"`
+	PausedBy    string          `json:"paused_by,omitempty"`
+	LastContact *time.Time      `json:"last_contact,omitempty"`
+	LastOK      *time.Time      `json:"last_ok,omitempty"`
+	LastError   string          `json:"last_error,omitempty"`
+	Lag         int64           `json:"lag_records"`
+	Imported    int64           `json:"imported"`
+	Duplicates  int64           `json:"duplicates"`
+	Checkpoint  exchange.Cursor `json:"checkpoint"`
+}
+
+// Status returns the state of each of peers (in that order).
+func (s *Store) Status(ctx context.Context, peers []string) ([]PeerStatus, error) {
+	out := make([]PeerStatus, 0, len(peers))
+	for _, p := range peers {
+		st := PeerStatus{Peer: p}
+		var paused *bool
+		err := s.pool.QueryRow(ctx, `SELECT paused, paused_by, last_contact, last_ok, last_error, lag, imported, duplicates
+			FROM heimdall_sync.peers WHERE peer = $1`, p).Scan(&paused, &st.PausedBy, &st.LastContact, &st.LastOK, &st.LastError, &st.Lag, &st.Imported, &st.Duplicates)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, err
+		}
+		st.Paused = s.filePaused[p]
+		if paused != nil {
+			st.Paused = *paused
+		}
+		if st.Checkpoint, err = s.Checkpoint(ctx, p); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Missing implements agent.Store.
+func (s *Store) Missing(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM unnest($1::uuid[]) AS id
+		WHERE NOT EXISTS (SELECT 1 FROM heimdall_sync.imported i WHERE i.event_id = id)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[uuid.UUID]bool{}
+	var id uuid.UUID
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error { out[id] = true; return nil })
+	return out, err
+}

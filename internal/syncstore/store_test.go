@@ -1,0 +1,112 @@
+package syncstore
+
+import (
+	"context"
+	"errors"
+	gosync "sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/heimdallhub/heimdall/sync/agent"
+	"github.com/heimdallhub/heimdall/sync/exchange"
+)
+
+func items(ids ...uuid.UUID) []agent.Item {
+	out := make([]agent.Item, len(ids))
+	for i, id := range ids {
+		out[i] = agent.Item{EventID: id, Key: []byte("k"), Value: []byte(id.String())}
+	}
+	return out
+}
+
+// TestImportClaimsEachEventOnce: two peers delivering overlapping events at
+// the same time append each event once; a failed append leaves neither
+// claims nor the cursor, so the chunk is imported again.
+func TestImportClaimsEachEventOnce(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(ctx, testPool(t), map[string]bool{"c": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]uuid.UUID, 200)
+	for i := range ids {
+		ids[i] = uuid.Must(uuid.NewV7())
+	}
+	var mu gosync.Mutex
+	appended := map[uuid.UUID]int{}
+	appendFn := func(its []agent.Item) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, it := range its {
+			appended[it.EventID]++
+		}
+		return nil
+	}
+	var wg gosync.WaitGroup
+	for w, peer := range []string{"a", "b", "a2", "b2"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each peer delivers all events, in chunks of 20, in its own order.
+			for c := 0; c < len(ids); c += 20 {
+				chunk := ids[(c+w*40)%len(ids) : (c+w*40)%len(ids)+20]
+				if _, err := s.Import(ctx, peer, items(chunk...), exchange.Cursor{0: int64(c + 20)}, appendFn); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if appended[id] != 1 {
+			t.Fatalf("event %s appended %d times", id, appended[id])
+		}
+	}
+	// A failing append: nothing of the chunk is kept.
+	fresh := uuid.Must(uuid.NewV7())
+	boom := errors.New("broker down")
+	if _, err := s.Import(ctx, "a", items(fresh), exchange.Cursor{0: 999}, func([]agent.Item) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("failed append: %v", err)
+	}
+	c, err := s.Checkpoint(ctx, "a")
+	if err != nil || c[0] != 200 {
+		t.Fatalf("checkpoint after a failed append: %v %v", c, err)
+	}
+	n, err := s.Import(ctx, "a", items(fresh, ids[0]), exchange.Cursor{0: 999}, appendFn)
+	if err != nil || n != 1 || appended[fresh] != 1 {
+		t.Fatalf("retry: %d %v %d", n, err, appended[fresh])
+	}
+	// Checkpoints never go back (a late, older cursor of a slow request).
+	if _, err := s.Import(ctx, "a", nil, exchange.Cursor{0: 5, 1: 7}, appendFn); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Checkpoint(ctx, "a"); c[0] != 999 || c[1] != 7 {
+		t.Fatalf("checkpoint %v", c)
+	}
+	// Pause: the file's setting until a command overrides it.
+	if p, _ := s.Paused(ctx, "c"); !p {
+		t.Fatal("c is paused by the file")
+	}
+	if err := s.SetPaused(ctx, "c", false, "op"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Paused(ctx, "c"); p {
+		t.Fatal("resumed c is paused")
+	}
+	if err := s.Reset(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Status(ctx, []string{"a", "c"})
+	if err != nil || len(st) != 2 || len(st[0].Checkpoint) != 0 || st[1].Paused || st[1].PausedBy != "op" {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	total := int64(0)
+	for _, p := range []string{"a", "b", "a2", "b2"} {
+		st, _ := s.Status(ctx, []string{p})
+		total += st[0].Imported
+	}
+	if total != int64(len(ids))+1 {
+		t.Fatalf("imported counts add up to %d, want %d", total, len(ids)+1)
+	}
+}
