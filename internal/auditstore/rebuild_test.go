@@ -2,12 +2,8 @@ package auditstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/projections/audit"
 )
 
@@ -26,51 +23,12 @@ const topic = "heimdall.audit"
 // (source .stack/env); integration tests are skipped with -short.
 func testStore(t *testing.T) *Store {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test against the development stack's PostgreSQL (skipped with -short)")
-	}
-	base := os.Getenv("HEIMDALL_POSTGRES_URL")
-	if base == "" {
-		t.Fatal("HEIMDALL_POSTGRES_URL is not set: source .stack/env (make stack-up)")
-	}
 	ctx := context.Background()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "heimdall_audit_test_" + hex.EncodeToString(b[:])
-	exec := func(u, stmt string) error {
-		conn, err := pgx.Connect(ctx, u)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, stmt)
-		return err
-	}
-	if err := exec(base, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating the test database: %v", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal("HEIMDALL_POSTGRES_URL is not a URL")
-	}
-	u.Path = "/" + name
-	pool, err := pgxpool.New(ctx, u.String())
+	pool, err := pgxpool.New(ctx, devstack.FreshDatabase(t, "heimdall_audit_test"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		pool.Close()
-		dropper := base
-		if admin := os.Getenv("HEIMDALL_POSTGRES_ADMIN_URL"); admin != "" {
-			dropper = admin
-		}
-		for range 50 {
-			if exec(dropper, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") == nil {
-				return
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	})
+	t.Cleanup(pool.Close)
 	s, err := New(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
