@@ -71,10 +71,8 @@ type Options struct {
 	// Wait is how long a pull waits at the exporter for news once caught up
 	// (default 10s).
 	Wait time.Duration
-	// Idle is the pause between pulls of a caught-up peer whose pull did
-	// not wait (default 1s); MaxBackoff bounds the pause after errors
-	// (default 30s).
-	Idle, MaxBackoff time.Duration
+	// MaxBackoff bounds the pause after failed pulls (default 30s).
+	MaxBackoff time.Duration
 	// RepairEvery is the pause between anti-entropy rounds per peer
 	// (Repair); 0 disables them.
 	RepairEvery time.Duration
@@ -100,9 +98,6 @@ func New(o Options) (*Agent, error) {
 	}
 	if o.Wait <= 0 {
 		o.Wait = 10 * time.Second
-	}
-	if o.Idle <= 0 {
-		o.Idle = time.Second
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
@@ -164,10 +159,7 @@ func (a *Agent) follow(ctx context.Context, p exchange.Peer) {
 			sleep(ctx, backoff/2+rand.N(backoff/2+1))
 			continue
 		}
-		backoff = 0
-		if res.Read == 0 && !res.Waited {
-			sleep(ctx, a.o.Idle)
-		}
+		backoff = 0 // a caught-up pull long-polled (Wait): pull again at once
 	}
 }
 
@@ -186,7 +178,6 @@ type Pull struct {
 	Appended int // records appended to the local log
 	Held     int // records dropped: already imported, or of this peer's own origin
 	Lag      int64
-	Waited   bool // the exporter was asked to wait for news
 }
 
 // ProblemError is a peer's refusal (an HTTP error status).
@@ -212,7 +203,6 @@ func (a *Agent) Pull(ctx context.Context, p exchange.Peer) (Pull, error) {
 	q.Set("cursor", cursor.String())
 	q.Set("max", strconv.Itoa(a.o.Max))
 	q.Set("wait", a.o.Wait.String())
-	res.Waited = true
 	var chunk []Item
 	ends, err := a.stream(ctx, p, q, func(rec *exchange.Record) error {
 		res.Read++
