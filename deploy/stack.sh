@@ -449,6 +449,15 @@ pid_matches() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# port_listening PORT: something listens on 127.0.0.1:PORT (without connecting, when ss exists).
+port_listening() {
+	if command -v ss >/dev/null 2>&1; then
+		ss -Hltn "( sport = :$1 )" 2>/dev/null | grep -q .
+	else
+		port_open "$1"
+	fi
+}
+
 # stop_pid NAME PID SIGNAL TIMEOUT_S
 stop_pid() {
 	local name="$1" pid="$2" sig="$3" timeout="$4" i
@@ -868,7 +877,11 @@ kafka_metadata_ok() {
 kafka_wait() {
 	local i restarts=0 limit=$((${HEIMDALL_KAFKA_WAIT_SECONDS:-120} * 10))
 	for ((i = 0; i < limit; i++)); do
-		if port_open "$KAFKA_PORT" && port_open "$KAFKA_CONTROLLER_PORT" &&
+		# Connect only once the ports are listening: a connect to a closed port
+		# in the ephemeral range can be given that port as its source and
+		# connect to itself, and the broker could then not bind (see
+		# kafka_ports_wait). A recovery after a crash can take minutes.
+		if port_listening "$KAFKA_PORT" && port_listening "$KAFKA_CONTROLLER_PORT" &&
 			tls_ok "$KAFKA_CONTROLLER_PORT" && kafka_metadata_ok; then
 			return 0
 		fi
