@@ -83,7 +83,20 @@ type Options struct {
 type Agent struct {
 	o Options
 	m *metrics
+
+	// unsettled holds the ids of events this agent appended to the local
+	// log whose claims did not commit (the database failed after the
+	// log's acknowledgement). The chunk comes again; its claims are then
+	// fresh, but these ids are not appended a second time. Only a crash of
+	// the agent inside that window can still append an event twice, which
+	// the projectors apply once.
+	unsettledMu sync.Mutex
+	unsettled   map[uuid.UUID]struct{}
 }
+
+// maxUnsettled bounds Agent.unsettled; past it the set is dropped (a later
+// retry may then append some events twice, applied once).
+const maxUnsettled = 1 << 20
 
 // New returns an Agent.
 func New(o Options) (*Agent, error) {
@@ -106,7 +119,7 @@ func New(o Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{o: o, m: m}, nil
+	return &Agent{o: o, m: m, unsettled: map[uuid.UUID]struct{}{}}, nil
 }
 
 // Run pulls from every peer with a URL until ctx is done.
@@ -213,7 +226,7 @@ func (a *Agent) Pull(ctx context.Context, p exchange.Peer) (Pull, error) {
 		}
 		return nil
 	}, func(c exchange.Cursor) error {
-		n, err := a.o.Store.Import(ctx, p.ID, chunk, c, a.appendAll)
+		n, err := a.importChunk(ctx, p.ID, chunk, c)
 		if err != nil {
 			return fmt.Errorf("importing: %w", err)
 		}
@@ -322,6 +335,35 @@ func (a *Agent) item(p exchange.Peer, rec *exchange.Record) (Item, bool) {
 
 // appendAll appends items to the local log and waits for every
 // acknowledgement.
+// importChunk imports items with their claims and cursor (Store.Import),
+// appending to the local log only the fresh items that an earlier, failed
+// import of this agent did not already append.
+func (a *Agent) importChunk(ctx context.Context, peer string, items []Item, cursor exchange.Cursor) (int, error) {
+	n, err := a.o.Store.Import(ctx, peer, items, cursor, func(fresh []Item) error {
+		send := fresh[:0:0]
+		a.unsettledMu.Lock()
+		for _, it := range fresh {
+			if _, done := a.unsettled[it.EventID]; !done {
+				send = append(send, it)
+			}
+		}
+		a.unsettledMu.Unlock()
+		return a.appendAll(send)
+	})
+	if err == nil {
+		// Every item's claim is now committed, by this import or an
+		// earlier one.
+		a.unsettledMu.Lock()
+		for _, it := range items {
+			delete(a.unsettled, it.EventID)
+		}
+		a.unsettledMu.Unlock()
+	}
+	return n, err
+}
+
+// appendAll appends items and waits for every acknowledgement; each
+// acknowledged id is unsettled until its claim commits.
 func (a *Agent) appendAll(items []Item) error {
 	if len(items) == 0 {
 		return nil
@@ -332,10 +374,18 @@ func (a *Agent) appendAll(items []Item) error {
 	wg.Add(len(items))
 	for _, it := range items {
 		a.o.Log.Append(context.Background(), a.o.Topic, it.Key, it.Value, it.Headers, func(err error) {
+			mu.Lock()
 			if err != nil {
-				mu.Lock()
 				errs = append(errs, err)
-				mu.Unlock()
+			}
+			mu.Unlock()
+			if err == nil {
+				a.unsettledMu.Lock()
+				if len(a.unsettled) >= maxUnsettled {
+					clear(a.unsettled)
+				}
+				a.unsettled[it.EventID] = struct{}{}
+				a.unsettledMu.Unlock()
 			}
 			wg.Done()
 		})

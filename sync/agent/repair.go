@@ -127,7 +127,7 @@ func (a *Agent) reread(ctx context.Context, p exchange.Peer, part int32, from, u
 		}
 		return nil
 	}, func(exchange.Cursor) error {
-		n, err := a.o.Store.Import(ctx, p.ID, chunk, exchange.Cursor{}, a.appendAll)
+		n, err := a.importChunk(ctx, p.ID, chunk, exchange.Cursor{})
 		appended += n
 		chunk = chunk[:0]
 		return err
