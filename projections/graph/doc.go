@@ -24,7 +24,9 @@
 //   - the reclassification register (Reclassification): of all
 //     classification.changed events about the record, the one with the
 //     greatest (HLC, origin peer id, event id) — a last-writer-wins
-//     register; ties of HLC go to the greater peer id, then event id;
+//     register; ties of HLC go to the greater peer id, then event id
+//     (then level, for a forged log); the register keeps the winner's
+//     version vector;
 //   - the level clock (LevelClock): per level, the greatest HLC at which an
 //     observation (entity.observed, relation.observed, or an enrichment
 //     result adding the record) with that level was seen.
@@ -40,6 +42,52 @@
 // it into the record when the record appears. Classification changes are
 // never retracted. States stored before level clocks existed count their
 // stored level as observed at HLC 0.
+//
+// # Causality and conflicts
+//
+// The classify command (commands/classify) reads the record's current
+// register and writes a change whose HLC is greater than the current
+// winner's and whose version vector is the winner's merged with its own
+// peer's entry: a change made after seeing another dominates it, and its
+// greater HLC makes it win, so last-writer-wins by HLC agrees with
+// causality. The winner is still chosen by (HLC, peer, event id, level)
+// alone, never by the vectors (a rule mixing both would not be
+// associative), which keeps the merge commutative, associative and
+// idempotent; two registers of one event that differ only in their vectors
+// (a forged log) merge their vectors.
+//
+// Whenever two set registers of different events meet — in a batch's
+// accumulator (plan), against a pending register (the store's
+// settlePending) or against the stored one — their vectors are compared
+// (DetectConflict): a dominated one is already reflected in the other and a
+// dominating one supersedes it, neither is a conflict; concurrent ones (made
+// without seeing each other, at different peers) are a Conflict, resolved by
+// RuleLWWHLC. The store records every conflict in the batch's transaction,
+// keyed by record and both event ids, so a replay or a duplicate records
+// nothing new. Which pairs are detected depends on arrival order (a register
+// meets the winner so far, not every event before it: of three mutually
+// concurrent changes each peer records two conflicts, not necessarily the
+// same two; with a change C made after seeing A and a change B concurrent
+// with both, a peer receiving A, C, B records B–C only, one receiving A,
+// B, C records A–B, and B–C only if B won over A); the resolution never
+// does. So the conflict log is what this peer detected,
+// an audit trail kept beside the graph, not part of it: peers with the same
+// events have the same graph (and digest) whatever conflicts they logged.
+//
+// Every recorded conflict is also appended to the audit topic as an
+// audit.recorded event (ConflictAudit: action sync.conflict, outcome
+// resolved, both events, peers, levels and HLCs, the rule), with an id
+// derived from the two event ids and the detecting peer. The projector
+// does not append it itself: it consumes the events topic and commits its
+// offsets with the graph in Postgres, and an append inside that
+// transaction could neither be rolled back with it nor be waited for
+// without holding the batch's locks on Kafka. Instead the store keeps the
+// conflicts as an outbox (audited_at unset) and ConflictAuditor, run beside
+// the live projector, appends their events once the batch committed, waits
+// for the acknowledgements and marks them audited: at least once, and a
+// repeat (a crash before the mark, a rebuild re-detecting a conflict, two
+// projector processes) has the same event id, which the audit trail stores
+// once. Activating a rebuilt generation carries the marks over.
 //
 // # Order
 //

@@ -61,7 +61,7 @@ func diffStores(a, b *memStore) string {
 			return fmt.Sprintf("relation %s:\n%+v\n%+v", k, r, b.rels[gb][k])
 		}
 	}
-	if !maps.Equal(a.pending[ga], b.pending[gb]) {
+	if !maps.EqualFunc(a.pending[ga], b.pending[gb], Reclassification.Equal) {
 		return fmt.Sprintf("pending %v vs %v", a.pending[ga], b.pending[gb])
 	}
 	if len(a.views[ga]) != len(b.views[gb]) {
@@ -95,12 +95,22 @@ func TestOrderFreeProjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reclassified, pending, endpointOnly int
+	var reclassified, pending, endpointOnly, conflicts, causal, concurrent int
 	for seed := range uint64(300) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		es := graphtest.Workload(r)
+		pairs := reclassificationPairs(es)
+		for _, o := range pairs {
+			switch o {
+			case events.Before, events.After:
+				causal++
+			case events.Concurrent:
+				concurrent++
+			}
+		}
 		// The reference: in log order, the retraction last.
 		want := project(t, r, codec, es)
+		checkConflicts(t, seed, want, pairs)
 		for perm := range 4 {
 			order := graphtest.Shuffled(r, es)
 			if perm == 0 {
@@ -108,10 +118,14 @@ func TestOrderFreeProjection(t *testing.T) {
 				order = append([]events.Event{es[len(es)-1]}, order...)
 			}
 			got := project(t, r, codec, order)
+			// The winners (with their vectors) are in the states and the
+			// pending registers: equal whatever the order.
 			if d := diffStores(want, got); d != "" {
 				t.Fatalf("seed %d, permutation %d: %s", seed, perm, d)
 			}
+			checkConflicts(t, seed, got, pairs)
 		}
+		conflicts += len(want.conflicts[1])
 		pending += len(want.pending[1])
 		for _, s := range want.ents[1] {
 			if s.Reclassification.Set() {
@@ -123,8 +137,64 @@ func TestOrderFreeProjection(t *testing.T) {
 		}
 	}
 	// The workloads exercise what they are meant to.
-	if reclassified == 0 || pending == 0 || endpointOnly == 0 {
-		t.Fatalf("workloads too tame: %d reclassified, %d pending, %d endpoint-only", reclassified, pending, endpointOnly)
+	if reclassified == 0 || pending == 0 || endpointOnly == 0 || conflicts == 0 || causal == 0 || concurrent == 0 {
+		t.Fatalf("workloads too tame: %d reclassified, %d pending, %d endpoint-only, %d conflicts, %d causal and %d concurrent pairs",
+			reclassified, pending, endpointOnly, conflicts, causal, concurrent)
 	}
-	t.Logf("%d reclassified records, %d pending reclassifications, %d endpoint-only vertices", reclassified, pending, endpointOnly)
+	t.Logf("%d reclassified records, %d pending reclassifications, %d endpoint-only vertices, %d conflicts recorded (%d causal, %d concurrent pairs)",
+		reclassified, pending, endpointOnly, conflicts, causal, concurrent)
+}
+
+// reclassificationPairs returns how the vectors of every two
+// classification changes of one record relate, by record key and the two
+// event ids (ordered).
+func reclassificationPairs(es []events.Event) map[conflictKey]events.Ordering {
+	byKey := map[string][]events.Event{}
+	for _, e := range es {
+		if _, ok := e.Payload.(events.ClassificationChanged); ok {
+			byKey[e.Key] = append(byKey[e.Key], e)
+		}
+	}
+	out := map[conflictKey]events.Ordering{}
+	for k, cs := range byKey {
+		for i, a := range cs {
+			for _, b := range cs[i+1:] {
+				out[conflictKey{k, a.ID, b.ID}] = a.Vector.Compare(b.Vector)
+				out[conflictKey{k, b.ID, a.ID}] = b.Vector.Compare(a.Vector)
+			}
+		}
+	}
+	return out
+}
+
+// checkConflicts: every recorded conflict is a pair of changes of its
+// record whose vectors are concurrent (never a dominated or dominating
+// one), resolved by the rule: its winner wins over its loser, and a loser
+// is never what the record keeps.
+func checkConflicts(t *testing.T, seed uint64, st *memStore, pairs map[conflictKey]events.Ordering) {
+	t.Helper()
+	g := st.active
+	for k, c := range st.conflicts[g] {
+		if o, ok := pairs[k]; !ok || o != events.Concurrent {
+			t.Fatalf("seed %d: conflict %s %v/%v of changes that are %v", seed, k.key, c.Winner.EventID, c.Loser.EventID, o)
+		}
+		if !c.Winner.After(c.Loser) || c.Rule != RuleLWWHLC || c.Winner.Vector.Compare(c.Loser.Vector) != events.Concurrent {
+			t.Fatalf("seed %d: conflict %+v not resolved by the rule", seed, c)
+		}
+		var kept Reclassification
+		if c.RecordType == RecordEntity {
+			kept = st.ents[g][c.RecordKey].Reclassification
+			if p, ok := st.pending[g][[2]string{ContributionEntity, c.RecordKey}]; ok {
+				kept = p
+			}
+		} else {
+			kept = st.rels[g][c.RecordKey].Reclassification
+			if p, ok := st.pending[g][[2]string{ContributionRelation, c.RecordKey}]; ok {
+				kept = p
+			}
+		}
+		if kept.EventID == c.Loser.EventID || c.Winner.After(kept) {
+			t.Fatalf("seed %d: record %s keeps %v, the conflict's winner is %v", seed, c.RecordKey, kept.EventID, c.Winner.EventID)
+		}
+	}
 }

@@ -407,7 +407,7 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 			// Not a contribution: classification changes are never
 			// retracted, and the register is kept with the state.
 			acc.event, acc.contribute = e, false
-			rc := Reclassification{Level: NormalizeClassification(p.Level), HLC: e.HLC, Peer: e.OriginPeer, EventID: e.ID}
+			rc := Reclassification{Level: NormalizeClassification(p.Level), HLC: e.HLC, Peer: e.OriginPeer, EventID: e.ID, Vector: e.Vector}
 			if p.RecordType == "entity" {
 				acc.entity(EntityState{Key: e.Key, Reclassification: rc, ClassifyOnly: true})
 			} else {
@@ -471,6 +471,10 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 		ch.Contributions = append(ch.Contributions, *c)
 	}
 	slices.SortFunc(ch.Contributions, compareContributions)
+	for _, c := range acc.conflicts {
+		ch.Conflicts = append(ch.Conflicts, c)
+	}
+	slices.SortFunc(ch.Conflicts, compareConflicts)
 	// Sorted, so concurrent batches insert provenance rows in one order.
 	slices.SortFunc(ch.Provenance, func(a, b ProvenanceRecord) int {
 		if c := strings.Compare(a.RecordKey, b.RecordKey); c != 0 {
@@ -518,6 +522,7 @@ type accumulator struct {
 	relations map[string]RelationState
 	views     map[[2]string]EnrichmentResult
 	contrib   map[contributionKey]*Contribution
+	conflicts map[conflictKey]Conflict
 	// event is the event being added; its contributions are recorded
 	// when contribute is set (not for classification changes).
 	event      events.Event
@@ -533,6 +538,15 @@ func newAccumulator(n int) *accumulator {
 	return &accumulator{
 		entities: make(map[string]EntityState, n), relations: make(map[string]RelationState, n/2),
 		views: map[[2]string]EnrichmentResult{}, contrib: make(map[contributionKey]*Contribution, n),
+		conflicts: map[conflictKey]Conflict{},
+	}
+}
+
+// conflict records the conflict, if any, between the register a record
+// has so far in the batch and the one merged into it.
+func (a *accumulator) conflict(typ, key string, prev, next Reclassification) {
+	if c, ok := DetectConflict(typ, key, prev, next); ok {
+		a.conflicts[c.id()] = c
 	}
 }
 
@@ -558,6 +572,7 @@ func (a *accumulator) entity(s EntityState) {
 		}
 	}
 	if prev, ok := a.entities[s.Key]; ok {
+		a.conflict(RecordEntity, s.Key, prev.Reclassification, s.Reclassification)
 		s = MergeEntity(prev, s)
 	}
 	a.entities[s.Key] = s
@@ -572,6 +587,7 @@ func (a *accumulator) relation(r RelationState) {
 		}
 	}
 	if prev, ok := a.relations[r.Key]; ok {
+		a.conflict(RecordRelation, r.Key, prev.Reclassification, r.Reclassification)
 		r = MergeRelation(prev, r)
 	}
 	a.relations[r.Key] = r

@@ -32,13 +32,18 @@ type memStore struct {
 	contrib map[int64]map[contributionKey]Contribution
 	pending map[int64]map[[2]string]Reclassification // (type, key)
 	retract map[int64]Retracted
+	// conflicts are the conflicting reclassifications recorded, as
+	// graphstore records them: the batch's, and those between the batch's
+	// registers and the stored or pending ones.
+	conflicts map[int64]map[conflictKey]Conflict
 }
 
 func newMemStore() *memStore {
 	s := &memStore{offsets: map[int64]map[TopicPartition]int64{}, ents: map[int64]map[string]EntityState{},
 		rels: map[int64]map[string]RelationState{}, prov: map[int64]map[string]ProvenanceRecord{}, errs: map[int64]map[string]string{},
 		labels: map[string]bool{}, views: map[int64]map[[2]string]EnrichmentResult{}, contrib: map[int64]map[contributionKey]Contribution{},
-		pending: map[int64]map[[2]string]Reclassification{}, retract: map[int64]Retracted{}}
+		pending: map[int64]map[[2]string]Reclassification{}, retract: map[int64]Retracted{},
+		conflicts: map[int64]map[conflictKey]Conflict{}}
 	s.active = s.newGen(GenerationActive).ID
 	return s
 }
@@ -55,6 +60,7 @@ func (s *memStore) newGen(state GenerationState) Generation {
 	s.views[id] = map[[2]string]EnrichmentResult{}
 	s.contrib[id] = map[contributionKey]Contribution{}
 	s.pending[id] = map[[2]string]Reclassification{}
+	s.conflicts[id] = map[conflictKey]Conflict{}
 	s.retract[id] = Retracted{Batches: map[string]bool{}, Sources: map[string]bool{}}
 	return g
 }
@@ -114,16 +120,27 @@ func (s *memStore) Apply(_ context.Context, req ApplyRequest) error {
 		return err
 	}
 	ents, rels, pending := s.ents[id], s.rels[id], s.pending[id]
+	conflict := func(typ, key string, a, b Reclassification) {
+		if c, ok := DetectConflict(typ, key, a, b); ok {
+			s.conflicts[id][c.id()] = c
+		}
+	}
+	for _, c := range ch.Conflicts {
+		s.conflicts[id][c.id()] = c
+	}
 	for _, e := range ch.Entities {
 		prev, ok := ents[e.Key]
 		pk := [2]string{ContributionEntity, e.Key}
 		switch {
 		case ok:
+			conflict(RecordEntity, e.Key, prev.Reclassification, e.Reclassification)
 		case e.ClassifyOnly:
+			conflict(RecordEntity, e.Key, pending[pk], e.Reclassification)
 			pending[pk] = LaterReclassification(pending[pk], e.Reclassification)
 			continue
 		default:
 			if r, ok := pending[pk]; ok {
+				conflict(RecordEntity, e.Key, r, e.Reclassification)
 				e = MergeEntity(e, EntityState{Key: e.Key, Reclassification: r, ClassifyOnly: true})
 				delete(pending, pk)
 			}
@@ -135,7 +152,9 @@ func (s *memStore) Apply(_ context.Context, req ApplyRequest) error {
 		pk := [2]string{ContributionRelation, r.Key}
 		switch {
 		case ok:
+			conflict(RecordRelation, r.Key, prev.Reclassification, r.Reclassification)
 		case r.ClassifyOnly:
+			conflict(RecordRelation, r.Key, pending[pk], r.Reclassification)
 			pending[pk] = LaterReclassification(pending[pk], r.Reclassification)
 			continue
 		default:
@@ -143,6 +162,7 @@ func (s *memStore) Apply(_ context.Context, req ApplyRequest) error {
 				return fmt.Errorf("relation %s before its source", r.Key)
 			}
 			if rc, ok := pending[pk]; ok {
+				conflict(RecordRelation, r.Key, rc, r.Reclassification)
 				r = MergeRelation(r, RelationState{Key: r.Key, Reclassification: rc, ClassifyOnly: true})
 				delete(pending, pk)
 			}

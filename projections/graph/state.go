@@ -73,15 +73,38 @@ type RelationState struct {
 // last-writer-wins register: of two, the one with the greater (HLC, Peer,
 // EventID) wins (Level breaks a tie that only a forged log can hold). The
 // zero value is "never reclassified" and loses to any other.
+//
+// Vector is the event's version vector: it does not take part in choosing
+// the winner, but tells whether two reclassifications were made one after
+// seeing the other (their vectors are ordered) or concurrently, which is a
+// conflict (DetectConflict). The classify command gives a change an HLC
+// greater than the one it supersedes and a vector dominating it, so the
+// order by HLC agrees with the vectors. Registers stored before they kept
+// vectors have none (an empty vector, dominated by any other).
 type Reclassification struct {
 	Level   string
 	HLC     events.HLC
 	Peer    string // origin peer of the event
 	EventID uuid.UUID
+	Vector  events.VersionVector
 }
 
 // Set reports whether r is a reclassification (not the zero value).
-func (r Reclassification) Set() bool { return r != Reclassification{} }
+func (r Reclassification) Set() bool {
+	return r.HLC != 0 || r.Peer != "" || r.EventID != uuid.Nil || r.Level != "" || len(r.Vector) > 0
+}
+
+// same reports whether r and o are the same event: equal but for their
+// vectors.
+func (r Reclassification) same(o Reclassification) bool {
+	return r.HLC == o.HLC && r.Peer == o.Peer && r.EventID == o.EventID && r.Level == o.Level
+}
+
+// Equal reports whether r and o are the same register (vectors compare by
+// their ordering, a missing peer counting as zero).
+func (r Reclassification) Equal(o Reclassification) bool {
+	return r.same(o) && r.Vector.Compare(o.Vector) == events.Equal
+}
 
 // After reports whether r wins over o.
 func (r Reclassification) After(o Reclassification) bool {
@@ -101,11 +124,28 @@ func (r Reclassification) After(o Reclassification) bool {
 	return r.Level > o.Level
 }
 
-// LaterReclassification returns the winner of a and b.
+// LaterReclassification returns the winner of a and b. Two registers of
+// the same event (equal but for their vectors, which only a forged log
+// holds) merge their vectors, so the result never depends on the order of
+// the arguments.
 func LaterReclassification(a, b Reclassification) Reclassification {
-	if b.After(a) {
+	switch {
+	case !b.Set():
+		return a
+	case !a.Set():
+		return b
+	case b.After(a):
+		return b
+	case a.After(b):
+		return a
+	}
+	switch a.Vector.Compare(b.Vector) {
+	case events.Equal, events.After:
+		return a
+	case events.Before:
 		return b
 	}
+	a.Vector = a.Vector.Merge(b.Vector)
 	return a
 }
 
@@ -310,7 +350,7 @@ func (s EntityState) Equal(o EntityState) bool {
 		s.FirstSeen.Equal(o.FirstSeen) && s.LastSeen.Equal(o.LastSeen) &&
 		slices.Equal(s.Sources, o.Sources) && s.Vector.Compare(o.Vector) == events.Equal &&
 		s.Attributes.Equal(o.Attributes) && s.Classification == o.Classification &&
-		s.Reclassification == o.Reclassification && s.levelsOf().Equal(o.levelsOf())
+		s.Reclassification.Equal(o.Reclassification) && s.levelsOf().Equal(o.levelsOf())
 }
 
 // Equal reports whether r and o are the same state.
@@ -319,7 +359,7 @@ func (r RelationState) Equal(o RelationState) bool {
 		r.FirstSeen.Equal(o.FirstSeen) && r.LastSeen.Equal(o.LastSeen) &&
 		slices.Equal(r.Sources, o.Sources) && r.Vector.Compare(o.Vector) == events.Equal &&
 		r.Attributes.Equal(o.Attributes) && r.Classification == o.Classification &&
-		r.Reclassification == o.Reclassification && r.levelsOf().Equal(o.levelsOf())
+		r.Reclassification.Equal(o.Reclassification) && r.levelsOf().Equal(o.levelsOf())
 }
 
 // DefaultLevels are the classification levels unless SetLevels says

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/heimdallhub/heimdall/events"
 )
 
@@ -203,6 +205,19 @@ func randomEntityDeltas(r *rand.Rand, n int) []EntityState {
 		k := keys[r.IntN(len(keys))]
 		if r.IntN(4) == 0 {
 			out[i] = EntityState{Key: k, Kind: "ipv4-addr", Value: "v-" + k}
+			continue
+		}
+		if r.IntN(5) == 0 {
+			// A reclassification with its vector; a few share an
+			// identity with different vectors (a forged log).
+			rc := Reclassification{Level: classes[r.IntN(4)], HLC: events.HLC(1 + r.IntN(4)), Peer: peers[r.IntN(len(peers))],
+				EventID: uuid.UUID{15: byte(r.IntN(4))}, Vector: events.VersionVector{}}
+			for _, p := range peers {
+				if r.IntN(2) == 0 {
+					rc.Vector[p] = int64(r.IntN(4))
+				}
+			}
+			out[i] = EntityState{Key: k, Reclassification: rc, ClassifyOnly: true}
 			continue
 		}
 		at := t0.Add(time.Duration(r.IntN(1000)) * time.Second)

@@ -75,7 +75,10 @@ type Store interface {
 //     them (absent partitions have no entry); Plan may be called again if
 //     the transaction is retried;
 //  3. merges Plan's changes into the stored state, writes vertices, edges,
-//     provenance and errors idempotently, stores the next offsets, commits.
+//     provenance and errors idempotently, records the conflicting
+//     reclassifications it met (Changes.Conflicts and those between the
+//     batch's and the stored or pending registers, DetectConflict), stores
+//     the next offsets, commits.
 type ApplyRequest struct {
 	Generation    Generation
 	RequireActive bool
@@ -115,6 +118,12 @@ type Changes struct {
 	// (one per record key, type and event id, sorted by them), for the
 	// store to keep until a retraction takes some back.
 	Contributions []Contribution
+	// Conflicts are the conflicting reclassifications the batch met among
+	// its own events (DetectConflict as they merged, sorted by record key
+	// and event ids). The store adds those it meets merging the batch into
+	// what it holds (the stored register, a pending one) and records all
+	// of them idempotently in the batch's transaction.
+	Conflicts []Conflict
 }
 
 // Contribution types.

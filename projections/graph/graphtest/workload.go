@@ -49,7 +49,9 @@ func RelationKey(typ string, src, dst events.Endpoint) string {
 // Workload is a random set of events from three peers: observations of
 // overlapping entities and relations (random times, sources, batches,
 // attributes and classifications, concurrent HLCs), reclassifications of
-// some of those records and of records never observed, enrichment results
+// some of those records and of records never observed (some made after
+// seeing an earlier one, with causal HLCs and vectors, the others
+// concurrent with each other), enrichment results
 // and, last in the slice, one retraction of a batch or source that events
 // of the workload name. Every event has its own id.
 func Workload(r *rand.Rand) []events.Event {
@@ -99,6 +101,7 @@ func Workload(r *rand.Rand) []events.Event {
 		return IP(r.IntN(4))
 	}
 	relKeys := map[string]bool{}
+	changes := map[string][]events.Event{} // classification changes by record
 	n := 25 + r.IntN(35)
 	for range n {
 		switch k := r.IntN(20); {
@@ -131,6 +134,16 @@ func Workload(r *rand.Rand) []events.Event {
 			e := envelope(key)
 			e.Type = events.TypeClassificationChanged
 			e.Payload = events.ClassificationChanged{RecordType: typ, Level: levels[r.IntN(len(levels))], Reason: "review"}
+			// As the classify command writes it: often made after
+			// seeing an earlier change of the record (a greater HLC, a
+			// vector dominating it), else concurrently with them.
+			if prior := changes[key]; len(prior) > 0 && r.IntN(2) == 0 {
+				seen := prior[r.IntN(len(prior))]
+				e.HLC = max(e.HLC, seen.HLC+1)
+				e.RecordedAt = e.HLC.Time()
+				e.Vector = seen.Vector.With(e.OriginPeer, int64(e.HLC))
+			}
+			changes[key] = append(changes[key], e)
 			out = append(out, e)
 		default: // enrichment recorded
 			subject := IP(r.IntN(4))
