@@ -46,6 +46,21 @@ func (c *Clock) Now() HLC {
 	return c.last
 }
 
+// NowAfter returns a value greater than h and than every value returned or
+// observed before: Observe(h) and Now in one step. A write that supersedes
+// a value it has read (a reclassification of a record's current one) takes
+// its HLC from NowAfter, so last-writer-wins by HLC agrees with causality
+// even when the value read came from a peer whose clock is ahead.
+func (c *Clock) NowAfter(h HLC) HLC {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h > c.last {
+		c.last = h
+	}
+	c.last = c.next(c.last)
+	return c.last
+}
+
 // Observe merges a remote value so later Now values are greater than it.
 func (c *Clock) Observe(remote HLC) {
 	c.mu.Lock()

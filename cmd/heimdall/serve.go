@@ -22,6 +22,7 @@ import (
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/commands/retract"
 	"github.com/heimdallhub/heimdall/commands/reveal"
+	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/auditstore"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/config"
@@ -83,6 +84,9 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 			Registerer: w.registry,
 		}
 		g.Go(func() error { return auditConsumer.Run(gctx) })
+		// Conflicting reclassifications the projector recorded go to the
+		// audit topic once their batch committed.
+		g.Go(func() error { return w.conflictAuditor.Run(gctx) })
 	}
 	if cfg.Runs(config.ComponentEnricher) {
 		consumer := &kafka.GroupConsumer{
@@ -134,6 +138,7 @@ type built struct {
 	tracer          *sdktrace.TracerProvider
 	registry        prometheus.Registerer // /metrics, also of the consumers
 	auditProjector  *audit.Projector
+	conflictAuditor *graph.ConflictAuditor
 	server          *httpapi.Server
 	syncExporter    *export.Exporter
 	syncAgent       *agent.Agent
@@ -192,7 +197,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 	}
 	if cfg.Runs(config.ComponentAPI) || cfg.Runs(config.ComponentProjector) || cfg.Runs(config.ComponentEnricher) || cfg.Runs(config.ComponentSync) {
 		b.store, err = graphstore.Open(ctx, cfg.Postgres.URL,
-			graphstore.WithTLSConfig(clientTLS), graphstore.WithLogger(log), graphstore.WithMaxConns(cfg.Postgres.MaxConns))
+			graphstore.WithTLSConfig(clientTLS), graphstore.WithLogger(log), graphstore.WithMaxConns(cfg.Postgres.MaxConns),
+			graphstore.WithRegisterer(reg))
 		if err != nil {
 			b.close()
 			return nil, fmt.Errorf("opening the graph store: %w", err)
@@ -246,6 +252,24 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			defer cancel()
 			b.producer.Close(ctx)
 		})
+	}
+
+	if cfg.Runs(config.ComponentProjector) {
+		if err := ensureProducer(b, cfg); err != nil {
+			b.close()
+			return nil, err
+		}
+		producer, auditTopic := b.producer, cfg.Kafka.AuditTopic
+		b.conflictAuditor = &graph.ConflictAuditor{
+			Outbox: b.store, Peer: cfg.PeerID, Log: log.With("component", "conflict-audit"),
+			Append: func(ctx context.Context, es []events.Event) error {
+				recs := make([]appendlog.Record, len(es))
+				for i, e := range es {
+					recs[i] = appendlog.Record{Topic: auditTopic, Event: e}
+				}
+				return appendlog.All(ctx, producer, codec, 30*time.Second, nil, recs...)
+			},
+		}
 	}
 
 	if cfg.Runs(config.ComponentEnricher) {
@@ -319,7 +343,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			}
 			opts.Decrypt = dec
 			writes := appendlog.Options{PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub}
-			cls, err := classify.New(b.producer, codec, classify.Options{Options: writes, Levels: graph.Levels()})
+			cls, err := classify.New(b.producer, codec, classify.Options{Options: writes, Levels: graph.Levels(), Current: b.store})
 			if err != nil {
 				b.close()
 				return nil, err
@@ -348,6 +372,26 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		_ = verifier.Ready(ctx)
 	}
 	return b, nil
+}
+
+// ensureProducer creates the Kafka producer if no component has yet.
+func ensureProducer(b *built, cfg config.Config) error {
+	if b.producer != nil {
+		return nil
+	}
+	p, err := kafka.NewProducer(b.kafka, kafka.ProducerOptions{
+		Linger: cfg.Kafka.ProducerLinger, MaxBufferedRecs: cfg.Kafka.MaxBufferedRecs, Compression: cfg.Kafka.Compression,
+	})
+	if err != nil {
+		return err
+	}
+	b.producer = p
+	b.closers = append(b.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		p.Close(ctx)
+	})
+	return nil
 }
 
 // ensureTopics creates the event log and rejects topics, or checks them.

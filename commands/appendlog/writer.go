@@ -62,7 +62,14 @@ func (w *Writer) Reason(s string) string {
 // API's format (for example "classify"); the caller sets ID, Key and
 // Payload.
 func (w *Writer) Envelope(actor events.Actor, requestID, format, classification string) events.Event {
-	hlc := w.opts.Clock.Now()
+	return w.EnvelopeAfter(0, actor, requestID, format, classification)
+}
+
+// EnvelopeAfter is Envelope stamped with an HLC greater than after (and
+// than every HLC the writer issued before): for an event that supersedes
+// one it has read.
+func (w *Writer) EnvelopeAfter(after events.HLC, actor events.Actor, requestID, format, classification string) events.Event {
+	hlc := w.opts.Clock.NowAfter(after)
 	return events.Event{
 		OriginPeer: w.opts.PeerID, Vector: events.VersionVector{w.opts.PeerID: int64(hlc)}, HLC: hlc,
 		Actor: actor, RequestID: requestID, BatchID: requestID, RecordedAt: hlc.Time(),

@@ -15,7 +15,21 @@ import (
 var (
 	ErrBadRequest     = errors.New("invalid classification request")
 	ErrLogUnavailable = errors.New("event log did not acknowledge the classification")
+	// ErrReadModelUnavailable: the record's current reclassification could
+	// not be read, so the change could not be ordered after it; nothing was
+	// appended (retry).
+	ErrReadModelUnavailable = errors.New("the current classification of the record could not be read")
 )
+
+// Current reads the winning reclassification of a record from the read
+// model (internal/graphstore implements it).
+type Current interface {
+	// CurrentReclassification returns the HLC and version vector of the
+	// winning classification.changed event of the record (recordType
+	// entity or relation), whether the record exists yet or not; a zero
+	// HLC when it has none.
+	CurrentReclassification(ctx context.Context, recordType, key string) (events.HLC, events.VersionVector, error)
+}
 
 // Log appends records; done is called with nil once acknowledged.
 type Log = appendlog.Log
@@ -37,22 +51,25 @@ type Command struct {
 // Options configure a Handler.
 type Options struct {
 	appendlog.Options
-	Levels []string // accepted levels, lowest first
+	Levels  []string // accepted levels, lowest first
+	Current Current  // the read model's current reclassifications (required)
 }
 
 // Handler executes classification commands.
 type Handler struct {
-	w      *appendlog.Writer
-	levels []string
+	w       *appendlog.Writer
+	levels  []string
+	current Current
+	peer    string
 }
 
 // New returns a handler.
 func New(log Log, enc Encoder, o Options) (*Handler, error) {
 	w, err := appendlog.NewWriter(log, enc, o.Options)
-	if err != nil || len(o.Levels) == 0 {
-		return nil, errors.Join(err, errors.New("classify: levels are required"))
+	if err != nil || len(o.Levels) == 0 || o.Current == nil {
+		return nil, errors.Join(err, errors.New("classify: levels and a reader of current reclassifications are required"))
 	}
-	return &Handler{w: w, levels: o.Levels}, nil
+	return &Handler{w: w, levels: o.Levels, current: o.Current, peer: o.PeerID}, nil
 }
 
 // Handle appends the change and its audit record; it returns the change's
@@ -67,11 +84,23 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) (string, error) {
 	if !slices.Contains(h.levels, cmd.Level) {
 		return "", fmt.Errorf("%w: level must be one of %s", ErrBadRequest, strings.Join(h.levels, ", "))
 	}
+	// Causality: the change supersedes the record's current
+	// reclassification, so it gets a greater HLC and a version vector
+	// that dominates the current one. Last-writer-wins by HLC then agrees
+	// with the vectors, and only changes made without seeing each other
+	// (at different peers) are concurrent: conflicts.
+	curHLC, curVector, err := h.current.CurrentReclassification(ctx, cmd.RecordType, cmd.Record)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrReadModelUnavailable, err)
+	}
 	reason := h.w.Reason(cmd.Reason)
-	base := h.w.Envelope(cmd.Actor, cmd.RequestID, "classify", h.levels[0])
+	base := h.w.EnvelopeAfter(curHLC, cmd.Actor, cmd.RequestID, "classify", h.levels[0])
 	change := base
 	change.ID = events.DeterministicID(base.RecordedAt, cmd.RequestID, cmd.Record, "classify")
 	change.Key = cmd.Record
+	if curHLC != 0 {
+		change.Vector = curVector.With(h.peer, int64(base.HLC))
+	}
 	change.Payload = events.ClassificationChanged{RecordType: cmd.RecordType, Level: cmd.Level, Reason: reason}
 	rec := base
 	rec.ID = events.DeterministicID(base.RecordedAt, cmd.RequestID, cmd.Record, "audit")

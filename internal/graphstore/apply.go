@@ -30,8 +30,9 @@ import (
 //     tables, those of changed states rewritten (see apply for how), and
 //     provenance, contributions and projection errors inserted (ON
 //     CONFLICT DO NOTHING), pending reclassifications kept or merged
-//     (settlePending) and the next offsets stored, in one pipelined round
-//     trip;
+//     (settlePending), the reclassification conflicts met recorded (the
+//     plan's and those against stored and pending registers) and the next
+//     offsets stored, in one pipelined round trip;
 //  5. retractions are applied last (applyRetraction).
 //
 // Concurrent batches on different partitions may touch the same keys: the
@@ -41,8 +42,14 @@ import (
 func (s *Store) Apply(ctx context.Context, req graph.ApplyRequest) error {
 	safe := false
 	for attempt := 0; ; attempt++ {
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.apply(ctx, tx, req, safe) })
+		var conflicts int64
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			conflicts, err = s.apply(ctx, tx, req, safe)
+			return err
+		})
 		if err == nil {
+			s.conflicts.Add(float64(conflicts))
 			return nil
 		}
 		if !safe && (uniqueViolation(err) || errors.Is(err, errElementMissing)) {
@@ -79,51 +86,53 @@ func uniqueViolation(err error) bool {
 // creates are inserted (their state row's primary key proves they are new,
 // and a plain insert probes the agtype key index once where an upsert probes
 // it twice); vertices of changed states are updated by graphid, edges of
-// changed states upserted. With safe, every element is upserted.
-func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, safe bool) error {
+// changed states upserted. With safe, every element is upserted. It
+// returns how many reclassification conflicts it recorded that were not
+// recorded before.
+func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, safe bool) (int64, error) {
 	gen := req.Generation
 	if !s.durable {
 		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-			return fmt.Errorf("setting synchronous_commit: %w", err)
+			return 0, fmt.Errorf("setting synchronous_commit: %w", err)
 		}
 	}
 	var state string
 	var createdLayout int
 	err := tx.QueryRow(ctx, "SELECT state, created_layout FROM heimdall.generations WHERE id = $1 FOR SHARE", gen.ID).Scan(&state, &createdLayout)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return graph.ErrGenerationChanged
+		return 0, graph.ErrGenerationChanged
 	}
 	if err != nil {
-		return fmt.Errorf("checking generation %d: %w", gen.ID, err)
+		return 0, fmt.Errorf("checking generation %d: %w", gen.ID, err)
 	}
 	if st := graph.GenerationState(state); st == graph.GenerationRetired || (req.RequireActive && st != graph.GenerationActive) {
-		return graph.ErrGenerationChanged
+		return 0, graph.ErrGenerationChanged
 	}
 	g := quoteIdent(gen.Graph)
 	exact := createdLayout >= contributionsLayout
 	if err := lockForRetractions(ctx, tx, gen, req.Exclusive); err != nil {
-		return err
+		return 0, err
 	}
 	gone, err := retracted(ctx, tx, g)
 	if err != nil {
-		return err
+		return 0, err
 	}
 
 	next, err := lockOffsets(ctx, tx, g, req.Partitions)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ch, err := req.Plan(next, gone)
 	if err != nil {
-		return fmt.Errorf("planning batch: %w", err)
+		return 0, fmt.Errorf("planning batch: %w", err)
 	}
 	var final writes
 	ids, err := s.applyEntities(ctx, tx, gen, ch.Entities, &final, safe)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := s.applyRelations(ctx, tx, gen, ch.Relations, ids, &final, safe); err != nil {
-		return err
+		return 0, err
 	}
 	queueProvenance(&final, g, ch.Provenance)
 	queueEnrichments(&final, g, ch.Enrichments)
@@ -131,9 +140,11 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, sa
 		queueContributions(&final, g, ch.Contributions)
 	}
 	queueErrors(&final, g, ch.Errors)
+	var conflicts int64
+	queueConflicts(&final, g, append(slices.Clone(ch.Conflicts), final.conflicts...), &conflicts)
 	queueOffsets(&final, g, ch.Offsets)
 	if err := final.send(ctx, tx); err != nil {
-		return fmt.Errorf("writing graph changes: %w", err)
+		return 0, fmt.Errorf("writing graph changes: %w", err)
 	}
 	for _, r := range ch.Retractions {
 		apply := s.applyRetractionLegacy
@@ -141,10 +152,10 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, sa
 			apply = s.applyRetraction
 		}
 		if err := apply(ctx, tx, g, r); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return conflicts, nil
 }
 
 func lockOffsets(ctx context.Context, tx pgx.Tx, g string, parts []graph.TopicPartition) (map[graph.TopicPartition]int64, error) {
@@ -293,6 +304,7 @@ func (s *Store) applyEntities(ctx context.Context, tx pgx.Tx, gen graph.Generati
 			return nil, fmt.Errorf("entity state %s neither inserted nor found", d.Key)
 		}
 		ids[d.Key] = st.graphid
+		out.conflict(graph.RecordEntity, d.Key, st.Reclassification, d.Reclassification)
 		merged := graph.MergeEntity(st.EntityState, d)
 		if merged.Equal(st.EntityState) {
 			continue
@@ -338,7 +350,8 @@ func queueRelationUpdate(out *writes, g string, changed []graph.RelationState) {
 		u.keys, u.firstSeen, u.lastSeen, u.sources, u.vectors, u.attrs, u.classes, u.reclass, u.levels)
 }
 
-// settlePending applies the rules of reclassifications against existence:
+// settlePending applies the rules of reclassifications against existence
+// (and records a conflict between the batch's register and a pending one):
 // a reclassification-only delta of a record that does not exist is kept
 // as pending (and never creates the record); a pending reclassification
 // is merged into the delta of a record the batch touches (creating or
@@ -356,12 +369,14 @@ func settlePending[S any](out *writes, g, typ string, deltas []S, exists map[str
 		key, only, r := parts(d)
 		if only && !exists[key] {
 			if p, ok := pending[key]; ok {
+				out.conflict(typ, key, p, r)
 				r = graph.LaterReclassification(r, p)
 			}
 			park = append(park, pendingReclass{typ: typ, key: key, r: r})
 			continue
 		}
 		if p, ok := pending[key]; ok {
+			out.conflict(typ, key, p, r)
 			d = with(d, p)
 			merged = append(merged, key)
 		}
@@ -538,6 +553,7 @@ func (s *Store) applyRelations(ctx context.Context, tx pgx.Tx, gen graph.Generat
 		if !ok {
 			return fmt.Errorf("relation state %s neither inserted nor found", d.Key)
 		}
+		out.conflict(graph.RecordRelation, d.Key, st.Reclassification, d.Reclassification)
 		merged := graph.MergeRelation(st.RelationState, d)
 		if d.ClassifyOnly {
 			d.SourceKey, d.TargetKey = st.SourceKey, st.TargetKey
@@ -759,12 +775,31 @@ func changedMode(safe bool) writeMode {
 // row count proves something, the count expected.
 type writes struct {
 	batch  pgx.Batch
-	expect []int64 // per queued statement; -1 when any count will do
+	expect []int64  // per queued statement; -1 when any count will do
+	count  []*int64 // per queued statement: where to store its row count, if anywhere
+	// conflicts are the reclassification conflicts met merging the batch
+	// into what is stored (the batch's own are in its Changes).
+	conflicts []graph.Conflict
 }
 
 func (w *writes) queue(expect int64, sql string, args ...any) {
 	w.batch.Queue(sql, args...)
 	w.expect = append(w.expect, expect)
+	w.count = append(w.count, nil)
+}
+
+// queueCounted queues a statement whose row count is stored in n.
+func (w *writes) queueCounted(n *int64, sql string, args ...any) {
+	w.queue(-1, sql, args...)
+	w.count[len(w.count)-1] = n
+}
+
+// conflict records the conflict, if any, between a stored (or pending)
+// register and the batch's (graph.DetectConflict).
+func (w *writes) conflict(typ, key string, stored, batch graph.Reclassification) {
+	if c, ok := graph.DetectConflict(typ, key, stored, batch); ok {
+		w.conflicts = append(w.conflicts, c)
+	}
 }
 
 // errElementMissing says an update by graphid found fewer vertices than
@@ -776,11 +811,14 @@ func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
 		return nil
 	}
 	br := tx.SendBatch(ctx, &w.batch)
-	for _, want := range w.expect {
+	for i, want := range w.expect {
 		ct, err := br.Exec()
 		if err != nil {
 			br.Close()
 			return err
+		}
+		if w.count[i] != nil {
+			*w.count[i] = ct.RowsAffected()
 		}
 		if want >= 0 && ct.RowsAffected() != want {
 			br.Close()

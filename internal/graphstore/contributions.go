@@ -17,11 +17,14 @@ import (
 
 // reclassJSON is a reclassification as stored in the reclassification
 // columns.
+// vector is the event's version vector (layout 7; a register stored
+// before has none and decodes with an empty vector).
 type reclassJSON struct {
-	Level   string    `json:"level"`
-	HLC     int64     `json:"hlc"`
-	Peer    string    `json:"peer"`
-	EventID uuid.UUID `json:"event_id"`
+	Level   string               `json:"level"`
+	HLC     int64                `json:"hlc"`
+	Peer    string               `json:"peer"`
+	EventID uuid.UUID            `json:"event_id"`
+	Vector  events.VersionVector `json:"vector,omitempty"`
 }
 
 // encodeReclass returns the stored form of r: nil (SQL NULL) when unset.
@@ -29,7 +32,7 @@ func encodeReclass(r graph.Reclassification) *string {
 	if !r.Set() {
 		return nil
 	}
-	b, _ := json.Marshal(reclassJSON{Level: r.Level, HLC: int64(r.HLC), Peer: r.Peer, EventID: r.EventID})
+	b, _ := json.Marshal(reclassJSON{Level: r.Level, HLC: int64(r.HLC), Peer: r.Peer, EventID: r.EventID, Vector: r.Vector})
 	s := string(b)
 	return &s
 }
@@ -42,7 +45,14 @@ func decodeReclass(s *string) (graph.Reclassification, error) {
 	if err := json.Unmarshal([]byte(*s), &j); err != nil {
 		return graph.Reclassification{}, fmt.Errorf("decoding reclassification: %w", err)
 	}
-	return graph.Reclassification{Level: j.Level, HLC: events.HLC(j.HLC), Peer: j.Peer, EventID: j.EventID}, nil
+	return graph.Reclassification{Level: j.Level, HLC: events.HLC(j.HLC), Peer: j.Peer, EventID: j.EventID, Vector: nonEmpty(j.Vector)}, nil
+}
+
+func nonEmpty(v events.VersionVector) events.VersionVector {
+	if len(v) == 0 {
+		return nil
+	}
+	return v
 }
 
 // encodeLevels returns the stored form of a level clock, levels sorted.
@@ -231,15 +241,21 @@ func queuePending(out *writes, g string, ps []pendingReclass) {
 	})
 	n := len(ps)
 	types, keys, levels, peers, ids := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	hlcs := make([]int64, n)
+	hlcs, vecs := make([]int64, n), make([]string, n)
 	for i, p := range ps {
 		types[i], keys[i], levels[i], hlcs[i], peers[i], ids[i] = p.typ, p.key, p.r.Level, int64(p.r.HLC), p.r.Peer, p.r.EventID.String()
+		vecs[i] = string(graph.AppendJSONVector(nil, p.r.Vector))
 	}
-	out.queue(-1, `INSERT INTO `+g+`.pending_reclassifications AS p (type, key, level, hlc, peer, event_id)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]::uuid[])
-		ON CONFLICT (type, key) DO UPDATE SET level = EXCLUDED.level, hlc = EXCLUDED.hlc, peer = EXCLUDED.peer, event_id = EXCLUDED.event_id
-		WHERE (EXCLUDED.hlc, EXCLUDED.peer, EXCLUDED.event_id, EXCLUDED.level) > (p.hlc, p.peer, p.event_id, p.level)`,
-		types, keys, levels, hlcs, peers, ids)
+	// The batch merged the stored register into its own (it runs
+	// exclusively, so that one is still stored): >= lets the merge of
+	// the vectors of one event (a forged log's twins) through.
+	out.queue(-1, `INSERT INTO `+g+`.pending_reclassifications AS p (type, key, level, hlc, peer, event_id, vector)
+		SELECT t, k, l, h, p, i, v::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[]::uuid[], $7::text[])
+			AS u(t, k, l, h, p, i, v)
+		ON CONFLICT (type, key) DO UPDATE SET level = EXCLUDED.level, hlc = EXCLUDED.hlc, peer = EXCLUDED.peer, event_id = EXCLUDED.event_id,
+			vector = EXCLUDED.vector
+		WHERE (EXCLUDED.hlc, EXCLUDED.peer, EXCLUDED.event_id, EXCLUDED.level) >= (p.hlc, p.peer, p.event_id, p.level)`,
+		types, keys, levels, hlcs, peers, ids, vecs)
 }
 
 // queueDropPending queues the removal of pending reclassifications that
@@ -259,9 +275,9 @@ func existing(ctx context.Context, tx pgx.Tx, g, typ string, keys []string) (map
 	if typ == graph.ContributionRelation {
 		table = g + ".relation_state"
 	}
-	rows, err := tx.Query(ctx, `SELECT key, NULL, 0, NULL, NULL FROM `+table+` WHERE key = ANY($1::text[])
+	rows, err := tx.Query(ctx, `SELECT key, NULL, 0, NULL, NULL, NULL FROM `+table+` WHERE key = ANY($1::text[])
 		UNION ALL
-		SELECT key, level, hlc, peer, event_id::text FROM `+g+`.pending_reclassifications WHERE type = $2 AND key = ANY($1::text[])`,
+		SELECT key, level, hlc, peer, event_id::text, vector::text FROM `+g+`.pending_reclassifications WHERE type = $2 AND key = ANY($1::text[])`,
 		keys, typ)
 	if err != nil {
 		return nil, nil, err
@@ -269,12 +285,12 @@ func existing(ctx context.Context, tx pgx.Tx, g, typ string, keys []string) (map
 	exists := make(map[string]bool, len(keys))
 	pending := map[string]graph.Reclassification{}
 	var (
-		k           string
-		level, peer *string
-		hlc         int64
-		id          *string
+		k                string
+		level, peer, vec *string
+		hlc              int64
+		id               *string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&k, &level, &hlc, &peer, &id}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&k, &level, &hlc, &peer, &id, &vec}, func() error {
 		if level == nil {
 			exists[k] = true
 			return nil
@@ -283,7 +299,11 @@ func existing(ctx context.Context, tx pgx.Tx, g, typ string, keys []string) (map
 		if err != nil {
 			return err
 		}
-		pending[k] = graph.Reclassification{Level: *level, HLC: events.HLC(hlc), Peer: *peer, EventID: eid}
+		var v events.VersionVector
+		if err := json.Unmarshal([]byte(*vec), &v); err != nil {
+			return fmt.Errorf("decoding the vector of a pending reclassification: %w", err)
+		}
+		pending[k] = graph.Reclassification{Level: *level, HLC: events.HLC(hlc), Peer: *peer, EventID: eid, Vector: nonEmpty(v)}
 		return nil
 	})
 	if err != nil {

@@ -136,6 +136,25 @@ func (s *Store) createGeneration(ctx context.Context, tx pgx.Tx, state graph.Gen
 	return g, nil
 }
 
+// carryAudited marks the conflicts of graph to that graph from had already
+// audited, so that the auditor does not append their audit events again
+// after a rebuild (harmless, but noise: their ids are the same).
+func carryAudited(ctx context.Context, tx pgx.Tx, from, to string) error {
+	var ok bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL`,
+		quoteIdent(from)+".reclassification_conflicts", quoteIdent(to)+".reclassification_conflicts").Scan(&ok); err != nil || !ok {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE `+quoteIdent(to)+`.reclassification_conflicts AS n SET audited_at = o.audited_at
+		FROM `+quoteIdent(from)+`.reclassification_conflicts AS o
+		WHERE n.record_key = o.record_key AND n.winner_event = o.winner_event AND n.loser_event = o.loser_event
+			AND n.audited_at IS NULL AND o.audited_at IS NOT NULL`)
+	if err != nil {
+		return fmt.Errorf("carrying audited conflicts from %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
 // BeginRebuild creates a new generation in state building, with an empty
 // graph, for a rebuild projector (graph.WithGeneration) to fill from offset 0.
 func (s *Store) BeginRebuild(ctx context.Context) (graph.Generation, error) {
@@ -181,11 +200,23 @@ func (s *Store) Activate(ctx context.Context, gen graph.Generation) error {
 		}
 		// Updating the active row waits for live projector transactions
 		// holding it FOR SHARE; later ones then see it retired.
-		if _, err := tx.Exec(ctx, "UPDATE heimdall.generations SET state = 'retired', retired_at = now() WHERE state = 'active'"); err != nil {
+		rows, err := tx.Query(ctx, "UPDATE heimdall.generations SET state = 'retired', retired_at = now() WHERE state = 'active' RETURNING graph_name")
+		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "UPDATE heimdall.generations SET state = 'active', activated_at = now() WHERE id = $1", gen.ID)
-		return err
+		previous, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if _, err = tx.Exec(ctx, "UPDATE heimdall.generations SET state = 'active', activated_at = now() WHERE id = $1", gen.ID); err != nil {
+			return err
+		}
+		for _, old := range previous {
+			if err := carryAudited(ctx, tx, old, gen.Graph); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("activating graph generation %d: %w", gen.ID, err)

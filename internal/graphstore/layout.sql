@@ -1,10 +1,11 @@
 -- Per-generation tables, created in the schema of the generation's AGE graph
 -- (@graph@ is replaced by its quoted name) right after create_graph, so that
--- drop_graph(name, true) drops a retired generation whole. Layout version 6
+-- drop_graph(name, true) drops a retired generation whole. Layout version 7
 -- (version 1 lacked the endpoint indexes, version 2 the similarity table,
 -- version 3 the retractions, version 4 the enrichment view, version 5 the
--- classification clocks, contributions and pending reclassifications;
--- upgradeLayout adds them in place).
+-- classification clocks, contributions and pending reclassifications,
+-- version 6 the reclassifications' vectors and the conflicts; upgradeLayout
+-- adds them in place).
 
 -- Merged state of each vertex; the vertex's properties are derived from it.
 -- An entity known only as a relation endpoint has no times, classification,
@@ -21,7 +22,7 @@ CREATE TABLE @graph@.entity_state (
     vector         jsonb NOT NULL,           -- version vector: {"peer": counter}
     attributes     jsonb NOT NULL,           -- {"name": [sorted values]}
     classification text,                     -- effective level, derived from the two below
-    reclassification jsonb,                  -- winning classification.changed: {"level","hlc","peer","event_id"}; NULL if none
+    reclassification jsonb,                  -- winning classification.changed: {"level","hlc","peer","event_id","vector"}; NULL if none
     levels         jsonb NOT NULL DEFAULT '{}', -- {"LEVEL": greatest HLC observed with it}
     CHECK ((first_seen IS NULL) = (last_seen IS NULL) AND (first_seen IS NULL) = (classification IS NULL))
 ) WITH (fillfactor = 80); -- room for HOT updates: states are rewritten in place often
@@ -158,5 +159,31 @@ CREATE TABLE IF NOT EXISTS @graph@.pending_reclassifications (
     hlc      bigint NOT NULL,
     peer     text COLLATE "C" NOT NULL,
     event_id uuid NOT NULL,
+    vector   jsonb NOT NULL DEFAULT '{}',   -- the event's version vector
     PRIMARY KEY (type, key)
 );
+
+-- Conflicting reclassifications this peer detected (graph.Conflict): two
+-- classification.changed events of one record with concurrent version
+-- vectors, and how the rule resolved them. An audit log, not part of the
+-- graph (not in the digest): which pairs a peer detects depends on the
+-- order its events arrived in. audited_at is set once the conflict's
+-- audit event is in the log (the outbox of graph.ConflictAuditor).
+CREATE TABLE IF NOT EXISTS @graph@.reclassification_conflicts (
+    record_key   text COLLATE "C" NOT NULL,
+    winner_event uuid NOT NULL,
+    loser_event  uuid NOT NULL,
+    record_type  text NOT NULL,             -- entity or relation
+    winner_peer  text NOT NULL,
+    loser_peer   text NOT NULL,
+    winner_hlc   bigint NOT NULL,
+    loser_hlc    bigint NOT NULL,
+    winner_level text NOT NULL,
+    loser_level  text NOT NULL,
+    rule         text NOT NULL,             -- lww-hlc
+    detected_at  timestamptz NOT NULL DEFAULT now(),
+    audited_at   timestamptz,
+    PRIMARY KEY (record_key, winner_event, loser_event)
+);
+CREATE INDEX IF NOT EXISTS reclassification_conflicts_unaudited
+    ON @graph@.reclassification_conflicts (detected_at) WHERE audited_at IS NULL;

@@ -45,7 +45,7 @@ func dumpState(t *testing.T, s *Store, gen graph.Generation) string {
 		`SELECT key, label, source_key, target_key, first_seen, last_seen, sources::text, vector::text, attributes::text,
 			classification, reclassification::text, levels::text FROM ` + g + `.relation_state ORDER BY key`,
 		`SELECT record_key, provider, event_id FROM ` + g + `.enrichments ORDER BY 1, 2`,
-		`SELECT type, key, level, hlc, peer, event_id FROM ` + g + `.pending_reclassifications ORDER BY 1, 2`,
+		`SELECT type, key, level, hlc, peer, event_id, vector::text FROM ` + g + `.pending_reclassifications ORDER BY 1, 2`,
 		`SELECT record_key, event_id, event_type FROM ` + g + `.provenance ORDER BY 1, 2`,
 		`SELECT record_key, type, event_id, delta::text FROM ` + g + `.contributions ORDER BY 1, 2, 3`,
 		`SELECT scope, id FROM ` + g + `.retractions ORDER BY 1, 2`,

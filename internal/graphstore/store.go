@@ -20,6 +20,7 @@ import (
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heimdallhub/heimdall/projections/graph"
 )
@@ -33,7 +34,7 @@ var layoutSQL string
 // layoutVersion is the version of layout.sql, recorded per generation.
 // Additive changes (indexes) are applied in place to live generations of an
 // older layout by upgradeLayout; anything else needs a rebuild.
-const layoutVersion = 6
+const layoutVersion = 7
 
 // contributionsLayout is the first layout whose generations keep
 // contributions from their creation on (heimdall.generations.created_layout
@@ -71,7 +72,34 @@ var layoutUpgrades = map[int][]string{
 		`CREATE INDEX IF NOT EXISTS contributions_source ON @graph@.contributions (source)`,
 		pendingTable,
 	},
+	7: {
+		`ALTER TABLE @graph@.pending_reclassifications ADD COLUMN IF NOT EXISTS vector jsonb NOT NULL DEFAULT '{}'`,
+		conflictsTable,
+		conflictsIndex,
+	},
 }
+
+// conflictsTable and conflictsIndex are layout version 7.
+const (
+	conflictsTable = `CREATE TABLE IF NOT EXISTS @graph@.reclassification_conflicts (
+    record_key   text COLLATE "C" NOT NULL,
+    winner_event uuid NOT NULL,
+    loser_event  uuid NOT NULL,
+    record_type  text NOT NULL,
+    winner_peer  text NOT NULL,
+    loser_peer   text NOT NULL,
+    winner_hlc   bigint NOT NULL,
+    loser_hlc    bigint NOT NULL,
+    winner_level text NOT NULL,
+    loser_level  text NOT NULL,
+    rule         text NOT NULL,
+    detected_at  timestamptz NOT NULL DEFAULT now(),
+    audited_at   timestamptz,
+    PRIMARY KEY (record_key, winner_event, loser_event)
+)`
+	conflictsIndex = `CREATE INDEX IF NOT EXISTS reclassification_conflicts_unaudited
+    ON @graph@.reclassification_conflicts (detected_at) WHERE audited_at IS NULL`
+)
 
 // contributionsTable and pendingTable are layout version 6.
 const (
@@ -146,6 +174,8 @@ type Store struct {
 	labels map[int64]*labelCache // generation id -> labels known to exist
 
 	embedder embedding.Embedder // look-alike vectors of domains and URLs
+
+	conflicts prometheus.Counter // MetricReclassificationConflicts
 }
 
 var _ graph.Store = (*Store)(nil)
@@ -158,6 +188,7 @@ type options struct {
 	loadAGE    bool
 	maxRetries int
 	durable    bool
+	registerer prometheus.Registerer
 }
 
 // Option configures Open and New.
@@ -191,6 +222,11 @@ func WithLoadAGE() Option { return func(o *options) { o.loadAGE = true } }
 // records from the log, which is the source of truth, so no effect is lost or
 // doubled. A crash of Heimdall itself loses nothing either way.
 func WithDurableCommits() Option { return func(o *options) { o.durable = true } }
+
+// WithRegisterer registers the store's metrics
+// (MetricReclassificationConflicts) with reg; without it they are kept but
+// not exported.
+func WithRegisterer(reg prometheus.Registerer) Option { return func(o *options) { o.registerer = reg } }
 
 // WithMaxRetries sets how often Apply retries a transaction that failed with
 // a deadlock or serialization failure (default 5).
@@ -326,6 +362,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	}
 	s := &Store{pool: pool, log: o.logger, provLimit: o.provLimit, maxRetries: o.maxRetries, durable: o.durable,
 		labels: map[int64]*labelCache{}, embedder: embedding.NewNGram(similarityDim)}
+	var err error
+	if s.conflicts, err = newConflictsCounter(o.registerer); err != nil {
+		return nil, err
+	}
 	if err := s.checkAGE(ctx); err != nil {
 		return nil, err
 	}

@@ -78,6 +78,8 @@ func (s *Server) classifyRecord(c echo.Context) error {
 		return problem(http.StatusBadRequest, err.Error())
 	case errors.Is(err, classify.ErrLogUnavailable):
 		return problem(http.StatusServiceUnavailable, "the event log did not acknowledge the change; retry")
+	case errors.Is(err, classify.ErrReadModelUnavailable):
+		return problem(http.StatusServiceUnavailable, "the record's current classification could not be read; retry")
 	case err != nil:
 		return fmt.Errorf("classifying: %w", err)
 	}

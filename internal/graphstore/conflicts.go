@@ -1,0 +1,247 @@
+package graphstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/projections/graph"
+)
+
+// MetricReclassificationConflicts counts the conflicting reclassifications
+// the store recorded (each pair once per generation).
+const MetricReclassificationConflicts = "heimdall_graph_reclassification_conflicts_total"
+
+func newConflictsCounter(reg prometheus.Registerer) (prometheus.Counter, error) {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: MetricReclassificationConflicts,
+		Help: "Conflicting reclassifications (two classification changes of one record with concurrent version vectors) newly recorded by the graph projector; a rebuild records them again."})
+	if reg == nil {
+		return c, nil
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(prometheus.Counter); ok {
+				return existing, nil
+			}
+		}
+		return nil, fmt.Errorf("registering %s: %w", MetricReclassificationConflicts, err)
+	}
+	return c, nil
+}
+
+// queueConflicts queues the insert of the conflicts met by a batch (once
+// each, in key order); n receives how many were not recorded before.
+func queueConflicts(out *writes, g string, cs []graph.Conflict, n *int64) {
+	if len(cs) == 0 {
+		return
+	}
+	type id struct {
+		key           string
+		winner, loser uuid.UUID
+	}
+	seen := make(map[id]bool, len(cs))
+	uniq := cs[:0:0]
+	for _, c := range cs {
+		k := id{c.RecordKey, c.Winner.EventID, c.Loser.EventID}
+		if !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, c)
+		}
+	}
+	slices.SortFunc(uniq, func(a, b graph.Conflict) int {
+		if c := compareStrings(a.RecordKey, b.RecordKey); c != 0 {
+			return c
+		}
+		if c := compareStrings(a.Winner.EventID.String(), b.Winner.EventID.String()); c != 0 {
+			return c
+		}
+		return compareStrings(a.Loser.EventID.String(), b.Loser.EventID.String())
+	})
+	m := len(uniq)
+	keys, types, rules := make([]string, m), make([]string, m), make([]string, m)
+	wids, lids, wpeers, lpeers, wlevels, llevels := make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+	whlcs, lhlcs := make([]int64, m), make([]int64, m)
+	for i, c := range uniq {
+		keys[i], types[i], rules[i] = c.RecordKey, c.RecordType, c.Rule
+		wids[i], wpeers[i], wlevels[i], whlcs[i] = c.Winner.EventID.String(), c.Winner.Peer, c.Winner.Level, int64(c.Winner.HLC)
+		lids[i], lpeers[i], llevels[i], lhlcs[i] = c.Loser.EventID.String(), c.Loser.Peer, c.Loser.Level, int64(c.Loser.HLC)
+	}
+	out.queueCounted(n, `INSERT INTO `+g+`.reclassification_conflicts (record_key, winner_event, loser_event, record_type,
+			winner_peer, loser_peer, winner_hlc, loser_hlc, winner_level, loser_level, rule)
+		SELECT * FROM unnest($1::text[], $2::text[]::uuid[], $3::text[]::uuid[], $4::text[], $5::text[], $6::text[],
+			$7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[])
+		ON CONFLICT DO NOTHING`,
+		keys, wids, lids, types, wpeers, lpeers, whlcs, lhlcs, wlevels, llevels, rules)
+}
+
+const conflictColumns = `record_key, winner_event, loser_event, record_type, winner_peer, loser_peer, winner_hlc, loser_hlc,
+	winner_level, loser_level, rule, detected_at`
+
+func scanConflicts(rows pgx.Rows) ([]graph.Conflict, error) {
+	var (
+		out []graph.Conflict
+		c   graph.Conflict
+		wh  int64
+		lh  int64
+		at  time.Time
+	)
+	_, err := pgx.ForEachRow(rows, []any{&c.RecordKey, &c.Winner.EventID, &c.Loser.EventID, &c.RecordType, &c.Winner.Peer,
+		&c.Loser.Peer, &wh, &lh, &c.Winner.Level, &c.Loser.Level, &c.Rule, &at}, func() error {
+		c.Winner.HLC, c.Loser.HLC, c.DetectedAt = events.HLC(wh), events.HLC(lh), at.UTC()
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// Conflicts lists the conflicting reclassifications recorded in the active
+// generation, oldest first (up to limit). Their registers carry no
+// vectors.
+func (s *Store) Conflicts(ctx context.Context, limit int) ([]graph.Conflict, error) {
+	var out []graph.Conflict
+	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
+		rows, err := tx.Query(ctx, `SELECT `+conflictColumns+` FROM `+quoteIdent(gen.Graph)+`.reclassification_conflicts
+			ORDER BY detected_at, record_key, winner_event, loser_event LIMIT $1`, limit)
+		if err != nil {
+			return err
+		}
+		out, err = scanConflicts(rows)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading reclassification conflicts: %w", err)
+	}
+	return out, nil
+}
+
+// UnauditedConflicts implements graph.ConflictOutbox.
+func (s *Store) UnauditedConflicts(ctx context.Context, limit int) (graph.Generation, []graph.Conflict, error) {
+	var (
+		out []graph.Conflict
+		g   graph.Generation
+	)
+	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
+		g = gen
+		rows, err := tx.Query(ctx, `SELECT `+conflictColumns+` FROM `+quoteIdent(gen.Graph)+`.reclassification_conflicts
+			WHERE audited_at IS NULL ORDER BY detected_at, record_key, winner_event, loser_event LIMIT $1`, limit)
+		if err != nil {
+			return err
+		}
+		out, err = scanConflicts(rows)
+		return err
+	})
+	if err != nil {
+		return graph.Generation{}, nil, fmt.Errorf("reading unaudited reclassification conflicts: %w", err)
+	}
+	return g, out, nil
+}
+
+// MarkConflictsAudited implements graph.ConflictOutbox. Conflicts of a
+// generation dropped meanwhile are not marked: the generation that
+// replaced it has rows of its own.
+func (s *Store) MarkConflictsAudited(ctx context.Context, gen graph.Generation, cs []graph.Conflict) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	keys, wids, lids := make([]string, len(cs)), make([]string, len(cs)), make([]string, len(cs))
+	for i, c := range cs {
+		keys[i], wids[i], lids[i] = c.RecordKey, c.Winner.EventID.String(), c.Loser.EventID.String()
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE `+quoteIdent(gen.Graph)+`.reclassification_conflicts AS c SET audited_at = now()
+		FROM unnest($1::text[], $2::text[]::uuid[], $3::text[]::uuid[]) AS u(k, w, l)
+		WHERE c.record_key = u.k AND c.winner_event = u.w AND c.loser_event = u.l AND c.audited_at IS NULL`, keys, wids, lids)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: the generation was dropped
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("marking reclassification conflicts audited: %w", err)
+	}
+	return nil
+}
+
+// ConflictsByPeer counts the conflicts recorded in the active generation
+// per origin peer of the winning or the losing event (a conflict between
+// two events of one peer counts once for it), and in all.
+func (s *Store) ConflictsByPeer(ctx context.Context) (map[string]int64, int64, error) {
+	out := map[string]int64{}
+	var total int64
+	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
+		t := quoteIdent(gen.Graph) + ".reclassification_conflicts"
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+t).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT peer, count(*) FROM (
+				SELECT winner_peer AS peer, record_key, winner_event, loser_event FROM `+t+`
+				UNION
+				SELECT loser_peer, record_key, winner_event, loser_event FROM `+t+`) AS x
+			GROUP BY peer`)
+		if err != nil {
+			return err
+		}
+		var p string
+		var n int64
+		_, err = pgx.ForEachRow(rows, []any{&p, &n}, func() error { out[p] = n; return nil })
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("counting reclassification conflicts: %w", err)
+	}
+	return out, total, nil
+}
+
+// CurrentReclassification returns the HLC and version vector of the
+// winning reclassification of a record (recordType entity or relation) in
+// the active generation, stored with the record or pending until it
+// exists; a zero HLC when there is none. It implements classify.Current.
+func (s *Store) CurrentReclassification(ctx context.Context, recordType, key string) (events.HLC, events.VersionVector, error) {
+	table := ".entity_state"
+	switch recordType {
+	case graph.RecordEntity:
+	case graph.RecordRelation:
+		table = ".relation_state"
+	default:
+		return 0, nil, fmt.Errorf("reading the reclassification of %s: unknown record type %q", key, recordType)
+	}
+	var rc graph.Reclassification
+	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
+		g := quoteIdent(gen.Graph)
+		var stored *string
+		err := tx.QueryRow(ctx, `SELECT reclassification::text FROM `+g+table+` WHERE key = $1`, key).Scan(&stored)
+		if err == nil {
+			rc, err = decodeReclass(stored)
+			return err
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var (
+			hlc int64
+			vec string
+		)
+		err = tx.QueryRow(ctx, `SELECT hlc, vector::text FROM `+g+`.pending_reclassifications WHERE type = $1 AND key = $2`,
+			recordType, key).Scan(&hlc, &vec)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rc.HLC = events.HLC(hlc)
+		return json.Unmarshal([]byte(vec), &rc.Vector)
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading the reclassification of %s: %w", key, err)
+	}
+	return rc.HLC, nonEmpty(rc.Vector), nil
+}
