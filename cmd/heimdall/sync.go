@@ -127,7 +127,7 @@ func peerTokens(ctx context.Context, cfg config.Config, clientTLS *tls.Config) (
 }
 
 const syncUsage = `heimdall sync                 run the sync agent alone (pull from every peer)
-heimdall sync status [-json]  per peer: paused, last contact, lag, imported, checkpoint
+heimdall sync status [-json]  per peer: paused, last contact, lag, imported, conflicts, checkpoint
 heimdall sync pause PEER      stop pulling from and serving PEER (recorded with the operator)
 heimdall sync resume PEER     undo a pause
 heimdall sync reset PEER      forget PEER's checkpoint: the next pull starts from the beginning
@@ -180,12 +180,12 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		return fmt.Errorf("opening the database: %w", err)
 	}
 	defer gs.Close()
-	store, err := syncstore.New(ctx, gs.Pool(), filePaused)
+	store, err := syncstore.New(ctx, gs.Pool(), filePaused, syncstore.WithConflicts(gs))
 	if err != nil {
 		return err
 	}
 	if args[0] == "status" {
-		return syncStatus(ctx, store, ids, args[1:], stdout)
+		return syncStatus(ctx, store, gs, ids, args[1:], stdout)
 	}
 	if len(args) != 2 {
 		return fmt.Errorf("%w: heimdall sync %s PEER", errUsage, args[0])
@@ -221,7 +221,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	return nil
 }
 
-func syncStatus(ctx context.Context, store *syncstore.Store, ids []string, args []string, stdout io.Writer) error {
+func syncStatus(ctx context.Context, store *syncstore.Store, conflicts syncstore.ConflictCounter, ids []string, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sync status", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
@@ -237,7 +237,7 @@ func syncStatus(ctx context.Context, store *syncstore.Store, ids []string, args 
 		return enc.Encode(st)
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tSTATE\tLAST CONTACT\tLAG\tIMPORTED\tDUPLICATES\tCHECKPOINT\tLAST ERROR")
+	fmt.Fprintln(tw, "PEER\tSTATE\tLAST CONTACT\tLAG\tIMPORTED\tDUPLICATES\tCONFLICTS\tCHECKPOINT\tLAST ERROR")
 	for _, s := range st {
 		state := "active"
 		if s.Paused {
@@ -251,10 +251,20 @@ func syncStatus(ctx context.Context, store *syncstore.Store, ids []string, args 
 		if len(errText) > 60 {
 			errText = errText[:60] + "…"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", s.Peer, state, contact, s.Lag, s.Imported, s.Duplicates,
-			strings.ReplaceAll(s.Checkpoint.String(), ",", " "), errText)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.Peer, state, contact, s.Lag, s.Imported, s.Duplicates,
+			s.Conflicts, strings.ReplaceAll(s.Checkpoint.String(), ",", " "), errText)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// A conflict between events of two other peers (forwarded by a
+	// neighbour) is in no row: the total says how many there are in all.
+	_, total, err := conflicts.ConflictsByPeer(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "reclassification conflicts recorded: %d (CONFLICTS: those in which an event of the peer won or lost)\n", total)
+	return err
 }
 
 // syncRepair runs one anti-entropy round against peer with this peer's

@@ -49,17 +49,35 @@ CREATE TABLE IF NOT EXISTS heimdall_sync.peers (
 type Store struct {
 	pool       *pgxpool.Pool
 	filePaused map[string]bool
+	conflicts  ConflictCounter
 }
 
 var _ agent.Store = (*Store)(nil)
 
+// ConflictCounter counts the conflicting reclassifications the graph read
+// model recorded, per origin peer of the winning or the losing event, and
+// in all (internal/graphstore implements it).
+type ConflictCounter interface {
+	ConflictsByPeer(ctx context.Context) (map[string]int64, int64, error)
+}
+
+// Option configures New.
+type Option func(*Store)
+
+// WithConflicts makes Status report each peer's conflicts as c counts them.
+func WithConflicts(c ConflictCounter) Option { return func(s *Store) { s.conflicts = c } }
+
 // New prepares the schema. filePaused are the peers the peers file pauses
 // (a pause or resume command overrides it).
-func New(ctx context.Context, pool *pgxpool.Pool, filePaused map[string]bool) (*Store, error) {
+func New(ctx context.Context, pool *pgxpool.Pool, filePaused map[string]bool, opts ...Option) (*Store, error) {
 	if _, err := pool.Exec(ctx, ddl); err != nil {
 		return nil, fmt.Errorf("preparing the sync schema: %w", err)
 	}
-	return &Store{pool: pool, filePaused: filePaused}, nil
+	s := &Store{pool: pool, filePaused: filePaused}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Checkpoint implements agent.Store.
@@ -192,13 +210,24 @@ type PeerStatus struct {
 	Imported    int64           `json:"imported"`
 	Duplicates  int64           `json:"duplicates"`
 	Checkpoint  exchange.Cursor `json:"checkpoint"`
+	// Conflicts counts the conflicting reclassifications recorded by the
+	// graph projector (in the active graph) in which an event of the peer
+	// won or lost (with WithConflicts; else 0).
+	Conflicts int64 `json:"conflicts"`
 }
 
 // Status returns the state of each of peers (in that order).
 func (s *Store) Status(ctx context.Context, peers []string) ([]PeerStatus, error) {
+	var conflicts map[string]int64
+	if s.conflicts != nil {
+		var err error
+		if conflicts, _, err = s.conflicts.ConflictsByPeer(ctx); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]PeerStatus, 0, len(peers))
 	for _, p := range peers {
-		st := PeerStatus{Peer: p}
+		st := PeerStatus{Peer: p, Conflicts: conflicts[p]}
 		var paused *bool
 		err := s.pool.QueryRow(ctx, `SELECT paused, paused_by, last_contact, last_ok, last_error, lag, imported, duplicates
 			FROM heimdall_sync.peers WHERE peer = $1`, p).Scan(&paused, &st.PausedBy, &st.LastContact, &st.LastOK, &st.LastError, &st.Lag, &st.Imported, &st.Duplicates)

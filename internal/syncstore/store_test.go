@@ -110,3 +110,38 @@ func TestImportClaimsEachEventOnce(t *testing.T) {
 		t.Fatalf("imported counts add up to %d, want %d", total, len(ids)+1)
 	}
 }
+
+type fakeConflicts struct {
+	by  map[string]int64
+	err error
+}
+
+func (f fakeConflicts) ConflictsByPeer(context.Context) (map[string]int64, int64, error) {
+	var total int64
+	for _, n := range f.by {
+		total += n
+	}
+	return f.by, total, f.err
+}
+
+// Status reports each peer's conflicts as the graph counts them (0 for a
+// peer without any), and fails when they cannot be read.
+func TestStatusConflicts(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t)
+	s, err := New(ctx, pool, nil, WithConflicts(fakeConflicts{by: map[string]int64{"a": 3, "z": 1}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Status(ctx, []string{"a", "b"})
+	if err != nil || len(st) != 2 || st[0].Conflicts != 3 || st[1].Conflicts != 0 {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	s, err = New(ctx, pool, nil, WithConflicts(fakeConflicts{err: errors.New("no graph")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Status(ctx, []string{"a"}); err == nil {
+		t.Fatal("status without the conflicts")
+	}
+}
