@@ -817,13 +817,14 @@ kafka_start() {
 # kafka_ports_wait: the broker's ports lie in Linux's ephemeral range, so while the broker is down a
 # client retrying 127.0.0.1:$KAFKA_PORT can be given that very port as its source and connect to
 # itself; the socket then sits in TIME-WAIT and the broker cannot bind. Wait (up to 120 s) until no
-# socket uses the ports.
+# such self-connected socket is left. The broker's own connections that the kill left in TIME-WAIT
+# do not matter: the JVM binds its listeners with SO_REUSEADDR.
 kafka_ports_wait() {
 	command -v ss >/dev/null 2>&1 || return 0
 	local i
 	for ((i = 0; i < 240; i++)); do
-		ss -Htan "( sport = :$KAFKA_PORT or sport = :$KAFKA_CONTROLLER_PORT )" 2>/dev/null | grep -q . || return 0
-		[ "$i" = 0 ] && log "waiting for sockets on ports $KAFKA_PORT/$KAFKA_CONTROLLER_PORT to close (TIME-WAIT)"
+		ss -Htan "( ( sport = :$KAFKA_PORT and dport = :$KAFKA_PORT ) or ( sport = :$KAFKA_CONTROLLER_PORT and dport = :$KAFKA_CONTROLLER_PORT ) )" 2>/dev/null | grep -q . || return 0
+		[ "$i" = 0 ] && log "waiting for self-connected sockets on ports $KAFKA_PORT/$KAFKA_CONTROLLER_PORT to close (TIME-WAIT)"
 		sleep 0.5
 	done
 }

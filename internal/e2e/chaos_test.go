@@ -108,8 +108,9 @@ func (cs *chaosStack) kill(t *testing.T, component string, down time.Duration) {
 	}
 	t.Logf("kill -9 %s (pid %d)", component, pid)
 	time.Sleep(down)
-	cs.run(t, "up")
-	t.Logf("%s back (pid %d)", component, cs.pid(t, component))
+	start := time.Now()
+	out := cs.run(t, "up")
+	t.Logf("%s back after %s (pid %d):\n%s", component, time.Since(start).Round(time.Millisecond), cs.pid(t, component), out)
 }
 
 // TestSyncSurvivesBrokerAndPostgresKill: three sites on a stack of their
