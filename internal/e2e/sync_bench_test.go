@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -57,6 +58,76 @@ func BenchmarkSyncCatchUp(b *testing.B) {
 		b.ReportMetric(float64(bytes)/took.Seconds()/1e6, "MB/s")
 		b.ReportMetric(float64(rss)/(1<<20), "agent-peak-RSS-MiB")
 		b.Logf("%d events (%d MB of values) replicated in %v: %.0f events/s; agent peak RSS %d MiB", total, bytes/1e6, took, float64(total)/took.Seconds(), rss>>20)
+	}
+}
+
+// BenchmarkSyncLive measures replication while it happens: site b's sync
+// agent follows site a from the start while a ingests
+// HEIMDALL_BENCH_SYNC_LIVE_EVENTS events (default 300,000) in batches of
+// 10,000 flow records. It reports the replication rate (events at b over
+// the time from a's first ingest until b holds all of them), the tail lag
+// (from a's last acknowledged batch until b holds everything) and the
+// agent's peak RSS; then, with b caught up, the time a 100-record batch
+// takes from a's acknowledgement to b's log (median and maximum of 20). Both sites share this machine's two cores with a's
+// ingest, so the rate is a floor.
+func BenchmarkSyncLive(b *testing.B) {
+	want := 300_000
+	if s := os.Getenv("HEIMDALL_BENCH_SYNC_LIVE_EVENTS"); s != "" {
+		want, _ = strconv.Atoi(s)
+	}
+	for i := 0; i < b.N; i++ {
+		sites := newSites(b, 2)
+		a, c := sites[0], sites[1]
+		a.configure(b, sites, map[string]peerLink{c.id: {url: "https://" + c.addr}}, nil)
+		c.configure(b, sites, map[string]peerLink{a.id: {url: "https://" + a.addr}}, nil)
+		a.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest"})
+		c.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api"})
+		agent := c.start("sync", nil, "sync")
+		b.ResetTimer()
+		start := time.Now()
+		records := want / 3 // three events per flow record
+		for first := 0; first < records; first += 10_000 {
+			a.mustIngest(flowLines(first, min(10_000, records-first)), "source=bench-live")
+		}
+		ingested := time.Now()
+		total := logSize(b, a.instance)
+		deadline := ingested.Add(10 * time.Minute)
+		for logSize(b, c.instance) < total {
+			if time.Now().After(deadline) {
+				b.Fatalf("b holds %d of %d events 10 minutes after a's last ingest", logSize(b, c.instance), total)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		done := time.Now()
+		// Then, caught up: how long one small batch takes to reach b.
+		var lat []time.Duration
+		for j := range 20 {
+			a.mustIngest(flowLines(records+j*100, 100), "source=bench-live-small")
+			acked := time.Now()
+			n := logSize(b, a.instance)
+			for logSize(b, c.instance) < n {
+				if time.Since(acked) > time.Minute {
+					b.Fatalf("a small batch did not reach b within a minute")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			lat = append(lat, time.Since(acked))
+		}
+		b.StopTimer()
+		slices.Sort(lat)
+		rss := peakRSS(agent.cmd.Process.Pid)
+		rate := float64(total) / done.Sub(start).Seconds()
+		b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "idle-batch-p50-ms")
+		b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "idle-batch-max-ms")
+		b.ReportMetric(float64(total), "events")
+		b.ReportMetric(rate, "events/s")
+		b.ReportMetric(float64(total)/ingested.Sub(start).Seconds(), "ingest-events/s")
+		b.ReportMetric(done.Sub(ingested).Seconds()*1000, "tail-lag-ms")
+		b.ReportMetric(float64(rss)/(1<<20), "agent-peak-RSS-MiB")
+		b.Logf("%d events ingested at a in %v, all at b %v later: %.0f events/s replicated; agent peak RSS %d MiB; "+
+			"a 100-record batch reaches b in %v (median of 20), %v at most",
+			total, ingested.Sub(start).Round(time.Millisecond), done.Sub(ingested).Round(time.Millisecond), rate, rss>>20,
+			lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 	}
 }
 
