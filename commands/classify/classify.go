@@ -21,14 +21,16 @@ var (
 	ErrReadModelUnavailable = errors.New("the current classification of the record could not be read")
 )
 
-// Current reads the winning reclassification of a record from the read
-// model (internal/graphstore implements it).
+// Current reads what the read model holds about a record's classification
+// (internal/graphstore implements it).
 type Current interface {
 	// CurrentReclassification returns the HLC and version vector of the
 	// winning classification.changed event of the record (recordType
-	// entity or relation), whether the record exists yet or not; a zero
-	// HLC when it has none.
-	CurrentReclassification(ctx context.Context, recordType, key string) (events.HLC, events.VersionVector, error)
+	// entity or relation), whether the record exists yet or not (a zero
+	// HLC when it has none), and the record's effective level ("" when the
+	// record does not exist here, or is known only as a relation's
+	// endpoint).
+	CurrentReclassification(ctx context.Context, recordType, key string) (hlc events.HLC, vector events.VersionVector, level string, err error)
 }
 
 // Log appends records; done is called with nil once acknowledged.
@@ -72,6 +74,18 @@ func New(log Log, enc Encoder, o Options) (*Handler, error) {
 	return &Handler{w: w, levels: o.Levels, current: o.Current, peer: o.PeerID}, nil
 }
 
+// eventLevel is the classification of a change's events: the record's
+// current level, for the change names the record and is for whoever may
+// see it (a peer's agreement and the audit trail's readers). A record this
+// peer does not hold, or holds at a level it does not know, gets the
+// highest level: its key crosses to nobody who could not see it.
+func (h *Handler) eventLevel(current string) string {
+	if slices.Contains(h.levels, current) {
+		return current
+	}
+	return h.levels[len(h.levels)-1]
+}
+
 // Handle appends the change and its audit record; it returns the change's
 // event id once both are acknowledged.
 func (h *Handler) Handle(ctx context.Context, cmd Command) (string, error) {
@@ -89,12 +103,12 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) (string, error) {
 	// that dominates the current one. Last-writer-wins by HLC then agrees
 	// with the vectors, and only changes made without seeing each other
 	// (at different peers) are concurrent: conflicts.
-	curHLC, curVector, err := h.current.CurrentReclassification(ctx, cmd.RecordType, cmd.Record)
+	curHLC, curVector, curLevel, err := h.current.CurrentReclassification(ctx, cmd.RecordType, cmd.Record)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrReadModelUnavailable, err)
 	}
 	reason := h.w.Reason(cmd.Reason)
-	base := h.w.EnvelopeAfter(curHLC, cmd.Actor, cmd.RequestID, "classify", h.levels[0])
+	base := h.w.EnvelopeAfter(curHLC, cmd.Actor, cmd.RequestID, "classify", h.eventLevel(curLevel))
 	change := base
 	change.ID = events.DeterministicID(base.RecordedAt, cmd.RequestID, cmd.Record, "classify")
 	change.Key = cmd.Record

@@ -30,13 +30,14 @@ func (l *memLog) Append(_ context.Context, topic string, _, value []byte, _ map[
 type fakeCurrent struct {
 	hlc    events.HLC
 	vector events.VersionVector
+	level  string
 	err    error
 	asked  []string
 }
 
-func (f *fakeCurrent) CurrentReclassification(_ context.Context, recordType, key string) (events.HLC, events.VersionVector, error) {
+func (f *fakeCurrent) CurrentReclassification(_ context.Context, recordType, key string) (events.HLC, events.VersionVector, string, error) {
 	f.asked = append(f.asked, recordType+" "+key)
-	return f.hlc, f.vector, f.err
+	return f.hlc, f.vector, f.level, f.err
 }
 
 func newHandler(t *testing.T, cur Current, wall time.Time) (*Handler, *memLog) {
@@ -130,5 +131,32 @@ func TestChangeFailsWithoutReadModel(t *testing.T) {
 	if _, err := New(l, l.codec, Options{Options: appendlog.Options{PeerID: "p", EventsTopic: "e", AuditTopic: "a"},
 		Levels: []string{"UNCLASSIFIED"}}); err == nil {
 		t.Fatal("a handler without a reader of current reclassifications")
+	}
+}
+
+// The change and its audit record carry the record's current level, for
+// they name the record: a peer whose agreement stops below it, or an
+// auditor without the clearance, never learns the key. A record this peer
+// does not hold gets the highest level.
+func TestChangeIsClassifiedAsTheRecord(t *testing.T) {
+	wall := time.UnixMilli(1_800_000_000_000)
+	for _, c := range []struct{ current, want string }{
+		{"UNCLASSIFIED", "UNCLASSIFIED"},
+		{"SECRET", "SECRET"},
+		{"", "TOP SECRET"},
+		{"NOT A LEVEL", "TOP SECRET"},
+	} {
+		h, l := newHandler(t, &fakeCurrent{level: c.current}, wall)
+		// Lowering the level does not lower the change's own.
+		if _, err := h.Handle(context.Background(), command("UNCLASSIFIED")); err != nil {
+			t.Fatal(err)
+		}
+		for topic, es := range l.got {
+			for _, e := range es {
+				if e.Classification != c.want {
+					t.Errorf("record at %q: %s event classified %q, want %q", c.current, topic, e.Classification, c.want)
+				}
+			}
+		}
 	}
 }

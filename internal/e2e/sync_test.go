@@ -454,6 +454,36 @@ func TestSyncAgreementExcludesClassification(t *testing.T) {
 	}
 	a.mustIngest([]byte(body.String()), "source=mail&file=mail.ndjson")
 	a.waitProjected(a.store, 2*time.Minute)
+	// Two reclassifications at a: of a record c may see, raised to SECRET
+	// (the change crosses and c hides the record), and of a SECRET-only
+	// record, lowered (the change names the record, so it stays at a).
+	levels := map[string]map[string]bool{}
+	pre := a.readLog(t)
+	for _, e := range pre {
+		if levels[e.key] == nil {
+			levels[e.key] = map[string]bool{}
+		}
+		levels[e.key][e.class] = true
+	}
+	var visible, hidden string
+	for _, e := range pre {
+		l := levels[e.key]
+		switch {
+		case visible == "" && len(l) == 1 && l["UNCLASSIFIED"] && a.get("/v1/entities/"+e.key, nil) == http.StatusOK:
+			visible = e.key
+		case hidden == "" && !l["UNCLASSIFIED"] && !l["CONFIDENTIAL"] && a.get("/v1/entities/"+e.key, nil) == http.StatusOK:
+			hidden = e.key
+		}
+	}
+	if visible == "" || hidden == "" {
+		t.Fatalf("no entity to reclassify: visible %q, SECRET-only %q", visible, hidden)
+	}
+	for k, level := range map[string]string{visible: "SECRET", hidden: "CONFIDENTIAL"} {
+		if code := a.patch(a.token, "/v1/records/"+k+"/classification", `{"level":"`+level+`","reason":"agreement test"}`); code != http.StatusAccepted {
+			t.Fatalf("reclassify %s at a: %d", k, code)
+		}
+	}
+	a.waitProjected(a.store, time.Minute)
 	aLog := a.readLog(t)
 	secret := 0
 	for _, e := range aLog {
@@ -512,8 +542,14 @@ func TestSyncAgreementExcludesClassification(t *testing.T) {
 			t.Fatalf("c's graph answers %d for the SECRET-only record %s", code, k)
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no SECRET-only key to check")
+	if checked == 0 || !secretKeys[hidden] || allowedKeys[hidden] {
+		t.Fatalf("no SECRET-only key to check (%d), or the change of %s was not withheld", checked, hidden)
+	}
+	var v struct {
+		Classification string `json:"classification"`
+	}
+	if code := c.get("/v1/entities/"+visible, &v); code != http.StatusOK || v.Classification != "SECRET" {
+		t.Fatalf("c shows the record a raised to SECRET as %d %q", code, v.Classification)
 	}
 	t.Logf("a: %d events (%d SECRET or above); c received %d; %d SECRET-only keys absent at c", len(aLog), secret, len(cLog), checked)
 

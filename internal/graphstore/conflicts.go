@@ -203,21 +203,26 @@ func (s *Store) ConflictsByPeer(ctx context.Context) (map[string]int64, int64, e
 // CurrentReclassification returns the HLC and version vector of the
 // winning reclassification of a record (recordType entity or relation) in
 // the active generation, stored with the record or pending until it
-// exists; a zero HLC when there is none. It implements classify.Current.
-func (s *Store) CurrentReclassification(ctx context.Context, recordType, key string) (events.HLC, events.VersionVector, error) {
+// exists (a zero HLC when there is none), and the record's effective
+// level ("" when it does not exist or is only a relation's endpoint). It
+// implements classify.Current.
+func (s *Store) CurrentReclassification(ctx context.Context, recordType, key string) (events.HLC, events.VersionVector, string, error) {
 	table := ".entity_state"
 	switch recordType {
 	case graph.RecordEntity:
 	case graph.RecordRelation:
 		table = ".relation_state"
 	default:
-		return 0, nil, fmt.Errorf("reading the reclassification of %s: unknown record type %q", key, recordType)
+		return 0, nil, "", fmt.Errorf("reading the reclassification of %s: unknown record type %q", key, recordType)
 	}
-	var rc graph.Reclassification
+	var (
+		rc    graph.Reclassification
+		level *string
+	)
 	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
 		g := quoteIdent(gen.Graph)
 		var stored *string
-		err := tx.QueryRow(ctx, `SELECT reclassification::text FROM `+g+table+` WHERE key = $1`, key).Scan(&stored)
+		err := tx.QueryRow(ctx, `SELECT reclassification::text, classification FROM `+g+table+` WHERE key = $1`, key).Scan(&stored, &level)
 		if err == nil {
 			rc, err = decodeReclass(stored)
 			return err
@@ -241,7 +246,11 @@ func (s *Store) CurrentReclassification(ctx context.Context, recordType, key str
 		return json.Unmarshal([]byte(vec), &rc.Vector)
 	})
 	if err != nil {
-		return 0, nil, fmt.Errorf("reading the reclassification of %s: %w", key, err)
+		return 0, nil, "", fmt.Errorf("reading the reclassification of %s: %w", key, err)
 	}
-	return rc.HLC, nonEmpty(rc.Vector), nil
+	lv := ""
+	if level != nil {
+		lv = *level
+	}
+	return rc.HLC, nonEmpty(rc.Vector), lv, nil
 }

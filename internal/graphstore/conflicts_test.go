@@ -324,22 +324,25 @@ func TestClassifyReadsCurrentFromStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No reclassification yet: the store says so.
-	if hlc, vec, err := s.CurrentReclassification(ctx, "entity", d.Key); err != nil || hlc != 0 || vec != nil {
-		t.Fatalf("current of an unclassified record: %d %v %v", hlc, vec, err)
+	if hlc, vec, lv, err := s.CurrentReclassification(ctx, "entity", d.Key); err != nil || hlc != 0 || vec != nil || lv != "" {
+		t.Fatalf("current of an unknown record: %d %v %q %v", hlc, vec, lv, err)
 	}
 	// site-a, whose clock is an hour ahead, reclassified it (imported).
 	remote := changeAt(d.Key, "entity", "SECRET", "site-a", 3600, events.VersionVector{"site-z": 7})
 	if err := p.Handle(ctx, w.append(0, entity(d, "b", 1), remote)); err != nil {
 		t.Fatal(err)
 	}
-	if hlc, vec, err := s.CurrentReclassification(ctx, "entity", d.Key); err != nil || hlc != remote.HLC || vec.Compare(remote.Vector) != events.Equal {
-		t.Fatalf("current %d %v %v, want %d %v", hlc, vec, err, remote.HLC, remote.Vector)
+	if hlc, vec, lv, err := s.CurrentReclassification(ctx, "entity", d.Key); err != nil || hlc != remote.HLC || vec.Compare(remote.Vector) != events.Equal || lv != "SECRET" {
+		t.Fatalf("current %d %v %q %v, want %d %v SECRET", hlc, vec, lv, err, remote.HLC, remote.Vector)
 	}
 	actor := events.Actor{Subject: "alice", Issuer: "https://idp"}
 	if _, err := h.Handle(ctx, classify.Command{Actor: actor, RequestID: "r1", Record: d.Key, RecordType: "entity", Level: "CONFIDENTIAL"}); err != nil {
 		t.Fatal(err)
 	}
 	local := log.events[0]
+	if local.Classification != "SECRET" {
+		t.Errorf("the change of a SECRET record is classified %q, want SECRET (it names the record)", local.Classification)
+	}
 	if local.HLC <= remote.HLC || local.Vector.Compare(remote.Vector) != events.After {
 		t.Fatalf("local change %d %v after %d %v", local.HLC, local.Vector, remote.HLC, remote.Vector)
 	}
@@ -368,8 +371,8 @@ func TestClassifyReadsCurrentFromStore(t *testing.T) {
 	if err := p.Handle(ctx, w.append(0, pend)); err != nil {
 		t.Fatal(err)
 	}
-	if hlc, vec, err := s.CurrentReclassification(ctx, "entity", d9.Key); err != nil || hlc != pend.HLC || vec.Compare(pend.Vector) != events.Equal {
-		t.Fatalf("pending current %d %v %v", hlc, vec, err)
+	if hlc, vec, lv, err := s.CurrentReclassification(ctx, "entity", d9.Key); err != nil || hlc != pend.HLC || vec.Compare(pend.Vector) != events.Equal || lv != "" {
+		t.Fatalf("pending current %d %v %q %v", hlc, vec, lv, err)
 	}
 }
 
