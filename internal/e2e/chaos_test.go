@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,24 +115,40 @@ func (cs *chaosStack) kill(t *testing.T, component string, down time.Duration) {
 	t.Logf("%s back after %s (pid %d):\n%s", component, time.Since(start).Round(time.Millisecond), cs.pid(t, component), out)
 }
 
-// TestSyncSurvivesBrokerAndPostgresKill: three sites on a stack of their
-// own replicate while the test kills the Kafka broker and then PostgreSQL
-// with SIGKILL; after both are back (and any Heimdall process that exited
-// is restarted, as a supervisor would) the sites converge to one digest
-// with every event once and none back at its origin. The cut-off peer and
-// the killed sync agent are TestSyncThreePeersConverge's.
+// TestSyncSurvivesBrokerAndPostgresKill is the whole failure drill of peer
+// sync, on a stack of its own: three sites ingest random overlapping flows
+// and reclassify the same record concurrently; one site is cut off by TCP
+// proxies; b's sync agent dies by SIGKILL; then the Kafka broker and
+// PostgreSQL that every site uses are killed with SIGKILL during
+// replication and started again (any Heimdall process that exited is
+// restarted, as a supervisor would). After healing, every site's graph has
+// the same digest, every site holds the same events, none twice unless a
+// sync agent died between an append and its claim, and none came back to
+// its origin.
 func TestSyncSurvivesBrokerAndPostgresKill(t *testing.T) {
 	requireStack(t)
 	cs := newChaosStack(t)
 	sites := newSites(t, 3)
+	// One proxy per direction: proxies[x][y] is how x reaches y.
+	proxies := map[string]map[string]*tcpProxy{}
 	for _, x := range sites {
+		proxies[x.id] = map[string]*tcpProxy{}
 		links := map[string]peerLink{}
 		for _, y := range sites {
 			if x != y {
-				links[y.id] = peerLink{url: "https://" + y.addr}
+				proxies[x.id][y.id] = newTCPProxy(t, y.addr)
+				links[y.id] = peerLink{url: proxies[x.id][y.id].url()}
 			}
 		}
 		x.configure(t, sites, links, nil)
+	}
+	cut := func(victim *site, on bool) {
+		for _, x := range sites {
+			if x != victim {
+				proxies[x.id][victim.id].setCut(on)
+				proxies[victim.id][x.id].setCut(on)
+			}
+		}
 	}
 	type procs struct{ serve, sync *process }
 	running := map[string]*procs{}
@@ -138,11 +156,32 @@ func TestSyncSurvivesBrokerAndPostgresKill(t *testing.T) {
 		running[s.id] = &procs{serve: s.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector"}), sync: s.start("sync", nil, "sync")}
 		s.store = s.store0()
 	}
+	a, b, c := sites[0], sites[1], sites[2]
 	rng := rand.New(rand.NewPCG(3, 5))
 	for i, s := range sites {
 		s.mustIngest(randomFlows(rng, 6000, 10+i), "source="+s.id+"-chaos&file=before.ndjson")
 	}
-	// Replication is under way: kill the broker, then the database.
+	// c is cut off; a and c reclassify one record without seeing each
+	// other's change.
+	cut(c, true)
+	key := ipKey(t, "10.77.0.1")
+	waitRecord(t, a, key)
+	waitRecord(t, c, key)
+	for _, r := range []struct {
+		s     *site
+		level string
+	}{{a, "SECRET"}, {c, "CONFIDENTIAL"}} {
+		if code := r.s.patch(r.s.token, "/v1/records/"+key+"/classification", `{"level":"`+r.level+`","reason":"chaos drill"}`); code != http.StatusAccepted {
+			t.Fatalf("reclassify at %s: %d", r.s.id, code)
+		}
+	}
+	// b's sync agent dies while a's next batch replicates.
+	a.mustIngest(randomFlows(rng, 3000, 15), "source="+a.id+"-chaos&file=agent-kill.ndjson")
+	time.Sleep(300 * time.Millisecond)
+	running[b.id].sync.kill9(t)
+	agentDied := map[string]bool{b.id: true}
+	running[b.id].sync = b.start("sync-restarted", nil, "sync")
+	// The broker dies while replication is under way; then the database.
 	time.Sleep(500 * time.Millisecond)
 	cs.kill(t, "kafka", 3*time.Second)
 	time.Sleep(2 * time.Second)
@@ -151,9 +190,8 @@ func TestSyncSurvivesBrokerAndPostgresKill(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	cs.kill(t, "postgres", 3*time.Second)
-	// Restart what exited, as a supervisor would; what kept running
-	// reconnects by itself.
-	restarts, syncRestarts := 0, 0
+	// Restart what exited; what kept running reconnects by itself.
+	restarts := 0
 	for _, s := range sites {
 		p := running[s.id]
 		select {
@@ -165,7 +203,7 @@ func TestSyncSurvivesBrokerAndPostgresKill(t *testing.T) {
 		select {
 		case <-p.sync.done:
 			restarts++
-			syncRestarts++
+			agentDied[s.id] = true
 			p.sync = s.start("sync-restarted", nil, "sync")
 		default:
 		}
@@ -174,6 +212,8 @@ func TestSyncSurvivesBrokerAndPostgresKill(t *testing.T) {
 	for i, s := range sites {
 		s.mustIngest(randomFlows(rng, 1000, 25+i), "source="+s.id+"-chaos&file=after.ndjson")
 	}
+	// Heal.
+	cut(c, false)
 	digest := waitConverged(t, sites, 5*time.Minute)
 	var first map[string]int
 	for _, s := range sites {
@@ -196,14 +236,47 @@ func TestSyncSurvivesBrokerAndPostgresKill(t *testing.T) {
 		// failure in that window does not: the agent remembers what it
 		// appended.
 		t.Logf("%s: %d distinct events, %d appended twice", s.id, len(set), dups)
-		if dups > 0 && syncRestarts == 0 {
-			t.Errorf("%s: %d events appended twice, though no sync agent died", s.id, dups)
+		if dups > 0 && !agentDied[s.id] {
+			t.Errorf("%s: %d events appended twice, though its sync agent never died", s.id, dups)
 		}
 		if first == nil {
 			first = set
-		} else if len(set) != len(first) {
-			t.Fatalf("%s holds %d events, %s %d", s.id, len(set), sites[0].id, len(first))
+			continue
+		}
+		for id := range first {
+			if set[id] == 0 {
+				t.Fatalf("%s lacks event %s", s.id, id)
+			}
+		}
+		if len(set) != len(first) {
+			t.Fatalf("%s holds %d events, %s %d", s.id, len(set), a.id, len(first))
 		}
 	}
-	t.Logf("converged after broker and database kills: digest %s", digest)
+	// Every site met the two concurrent reclassifications and recorded the
+	// conflict (sync status counts it for the peers whose events took part).
+	for _, s := range sites {
+		out, err := s.run(nil, "sync", "status", "-json")
+		if err != nil {
+			t.Fatalf("%s: sync status: %v\n%s", s.id, err, out)
+		}
+		var status []struct {
+			Peer      string `json:"peer"`
+			Conflicts int64  `json:"conflicts"`
+		}
+		if err := json.Unmarshal([]byte(out), &status); err != nil {
+			t.Fatalf("%s: sync status -json: %v\n%s", s.id, err, out)
+		}
+		var n int64
+		for _, p := range status {
+			n += p.Conflicts
+		}
+		if n == 0 {
+			t.Errorf("%s recorded no conflict: %s", s.id, out)
+		}
+	}
+	var v struct {
+		Classification string `json:"classification"`
+	}
+	a.get("/v1/entities/"+key, &v)
+	t.Logf("converged after a cut, an agent kill, a broker kill and a database kill: digest %s; the record reclassified concurrently is %s everywhere", digest, v.Classification)
 }

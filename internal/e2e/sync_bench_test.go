@@ -26,10 +26,7 @@ func BenchmarkSyncCatchUp(b *testing.B) {
 		want, _ = strconv.Atoi(s)
 	}
 	for i := 0; i < b.N; i++ {
-		sites := newSites(b, 2)
-		a, c := sites[0], sites[1]
-		a.configure(b, sites, map[string]peerLink{c.id: {url: "https://" + c.addr}}, nil)
-		c.configure(b, sites, map[string]peerLink{a.id: {url: "https://" + a.addr}}, nil)
+		a, c := twoPeers(b)
 		a.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest"})
 		// Three events per flow record (two addresses and their relation).
 		records := want / 3
@@ -76,10 +73,7 @@ func BenchmarkSyncLive(b *testing.B) {
 		want, _ = strconv.Atoi(s)
 	}
 	for i := 0; i < b.N; i++ {
-		sites := newSites(b, 2)
-		a, c := sites[0], sites[1]
-		a.configure(b, sites, map[string]peerLink{c.id: {url: "https://" + c.addr}}, nil)
-		c.configure(b, sites, map[string]peerLink{a.id: {url: "https://" + a.addr}}, nil)
+		a, c := twoPeers(b)
 		a.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest"})
 		c.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api"})
 		agent := c.start("sync", nil, "sync")
@@ -129,6 +123,15 @@ func BenchmarkSyncLive(b *testing.B) {
 			total, ingested.Sub(start).Round(time.Millisecond), done.Sub(ingested).Round(time.Millisecond), rate, rss>>20,
 			lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 	}
+}
+
+// twoPeers returns two sites configured to pull from each other.
+func twoPeers(b *testing.B) (*site, *site) {
+	sites := newSites(b, 2)
+	a, c := sites[0], sites[1]
+	a.configure(b, sites, map[string]peerLink{c.id: {url: "https://" + c.addr}}, nil)
+	c.configure(b, sites, map[string]peerLink{a.id: {url: "https://" + a.addr}}, nil)
+	return a, c
 }
 
 // logSize is the number of records in the instance's events topic.
