@@ -70,6 +70,22 @@ func (c *Clock) Observe(remote HLC) {
 	}
 }
 
+// ObserveWithin is Observe for a value from another peer: it is merged
+// only if its physical part is at most maxAhead ahead of this clock's wall
+// time, so a peer whose clock runs far ahead (or a forged value) cannot
+// drag this clock with it. It reports whether the value was merged.
+func (c *Clock) ObserveWithin(remote HLC, maxAhead time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if remote.Millis() > c.now().Add(maxAhead).UnixMilli() {
+		return false
+	}
+	if remote > c.last {
+		c.last = remote
+	}
+	return true
+}
+
 func (c *Clock) next(last HLC) HLC {
 	wall := c.now().UnixMilli()
 	if wall > last.Millis() {

@@ -37,3 +37,27 @@ func TestClockNowAfter(t *testing.T) {
 		t.Fatalf("overflow: %d,%d", n.Millis(), n.Logical())
 	}
 }
+
+// ObserveWithin merges a peer's value unless it lies further ahead of the
+// wall clock than allowed.
+func TestClockObserveWithin(t *testing.T) {
+	wall := time.UnixMilli(1_800_000_000_000)
+	c := NewClock(func() time.Time { return wall })
+	near := MakeHLC(wall.Add(2*time.Second).UnixMilli(), 7)
+	if !c.ObserveWithin(near, time.Minute) {
+		t.Fatal("a value 2 s ahead was refused with a minute allowed")
+	}
+	if got := c.Now(); got <= near {
+		t.Fatalf("Now %v after observing %v", got, near)
+	}
+	far := MakeHLC(wall.Add(2*time.Hour).UnixMilli(), 0)
+	if c.ObserveWithin(far, time.Minute) {
+		t.Fatal("a value 2 h ahead was merged with a minute allowed")
+	}
+	if got := c.Now(); got >= far {
+		t.Fatalf("the refused value moved the clock: %v", got)
+	}
+	if !c.ObserveWithin(MakeHLC(wall.Add(-time.Hour).UnixMilli(), 0), time.Minute) {
+		t.Fatal("a value in the past was refused")
+	}
+}

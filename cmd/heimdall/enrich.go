@@ -66,7 +66,7 @@ func wireEnricher(ctx context.Context, b *built, cfg config.Config, codec *event
 		PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, Owner: cfg.Enrich.WorkerID,
 		MaxBacklog: cfg.Enrich.MaxBacklog, Lease: cfg.Enrich.Lease, RecoverEvery: cfg.Enrich.RecoverEvery,
 		Scrub: b.pii.engine.Scrub, PolicyVersion: b.pii.engine.Version(), Metrics: metrics, Logger: log.With("component", "enricher"),
-		Tracer: telemetry.Tracer(b.tracer, "enricher"),
+		Tracer: telemetry.Tracer(b.tracer, "enricher"), Clock: b.clock,
 	})
 	if err != nil {
 		return err

@@ -66,6 +66,13 @@ func runServe(ctx context.Context, _ []string, stderr io.Writer, lookup env, onl
 	defer w.close()
 
 	g, gctx := errgroup.WithContext(ctx)
+	if w.importedHLC != nil {
+		// What this process writes after an import is ordered after it.
+		g.Go(func() error {
+			agent.FeedClock(gctx, w.clock, w.importedHLC, time.Second, log.With("component", "clock"))
+			return nil
+		})
+	}
 	if cfg.Runs(config.ComponentProjector) {
 		// Several members of the group in one process: the broker splits the
 		// partitions between them and their batches commit concurrently.
@@ -142,8 +149,12 @@ type built struct {
 	server          *httpapi.Server
 	syncExporter    *export.Exporter
 	syncAgent       *agent.Agent
-	serverTLS       *tls.Config
-	closers         []func()
+	// clock issues the HLC of every event this process writes; with peers,
+	// it observes the greatest HLC imported from them (importedHLC).
+	clock       *events.Clock
+	importedHLC func(context.Context) (events.HLC, error)
+	serverTLS   *tls.Config
+	closers     []func()
 }
 
 func (b *built) close() {
@@ -154,7 +165,7 @@ func (b *built) close() {
 
 // wire builds every adapter and component the configuration asks for.
 func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, error) {
-	b := &built{}
+	b := &built{clock: events.NewClock(time.Now)}
 	clientTLS, err := tlsconf.Client(cfg.TLS.CAFile)
 	if err != nil {
 		return nil, err
@@ -309,6 +320,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 			Decompress: decompress.Limits{MaxCompressedBytes: cfg.Ingest.MaxBodyBytes, MaxDecompressedBytes: cfg.Ingest.MaxDecompressed},
 			Progress:   func(id string, r ingest.Result) { b.batches.Update(id, "", 0, &r) },
 			PII:        b.pii.engine,
+			Clock:      b.clock,
 		})
 		if err != nil {
 			b.close()
@@ -335,14 +347,15 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		if cfg.Runs(config.ComponentAPI) {
 			opts.Entities, opts.Similar, opts.Correlate, opts.Audit, opts.Cypher = b.store, b.store, b.store, b.audit, b.store
 			dec, err := reveal.New(&reloadingOpener{layer: b.pii, log: log}, sealedValues{b.store}, b.producer, codec, reveal.Options{
-				PeerID: cfg.PeerID, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub,
+				PeerID: cfg.PeerID, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub, Clock: b.clock,
 			})
 			if err != nil {
 				b.close()
 				return nil, err
 			}
 			opts.Decrypt = dec
-			writes := appendlog.Options{PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub}
+			writes := appendlog.Options{PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, AuditTopic: cfg.Kafka.AuditTopic,
+				Scrub: b.pii.engine.Scrub, Clock: b.clock}
 			cls, err := classify.New(b.producer, codec, classify.Options{Options: writes, Levels: graph.Levels(), Current: b.store})
 			if err != nil {
 				b.close()

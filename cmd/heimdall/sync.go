@@ -50,6 +50,7 @@ func wireSync(ctx context.Context, b *built, cfg config.Config, codec *events.Co
 	if err != nil {
 		return err
 	}
+	b.importedHLC = store.MaxImportedHLC
 	if cfg.Runs(config.ComponentAPI) {
 		b.syncExporter, err = export.New(export.Options{
 			Self: cfg.PeerID, Peers: peers, Levels: graph.Levels(), Codec: codec, Logger: log.With("component", "sync-export"),

@@ -170,6 +170,7 @@ type logEvent struct {
 	via    string
 	class  string
 	key    string
+	hlc    events.HLC
 }
 
 // readLog reads a site's whole events topic.
@@ -191,7 +192,7 @@ func (s *site) readLog(t testing.TB) []logEvent {
 			if err != nil {
 				return err
 			}
-			out = append(out, logEvent{id: e.ID.String(), origin: e.OriginPeer, via: r.Headers[exchange.HeaderVia], class: e.Classification, key: e.Key})
+			out = append(out, logEvent{id: e.ID.String(), origin: e.OriginPeer, via: r.Headers[exchange.HeaderVia], class: e.Classification, key: e.Key, hlc: e.HLC})
 		}
 		return nil
 	})
@@ -574,6 +575,93 @@ func TestSyncAgreementExcludesClassification(t *testing.T) {
 		t.Fatalf("second repair: %v %s", err, out)
 	}
 	waitConverged(t, sites, 2*time.Minute)
+}
+
+// TestSyncImportAdvancesClock: the HLC of an imported event advances the
+// clock of the importing peer, so what it writes afterwards is ordered
+// after what it received, even from a peer whose clock runs a little
+// ahead; a value far ahead (agent.MaxClockAhead) does not drag it.
+func TestSyncImportAdvancesClock(t *testing.T) {
+	requireStack(t)
+	sites := newSites(t, 2)
+	a, c := sites[0], sites[1]
+	a.configure(t, sites, map[string]peerLink{c.id: {url: "https://" + c.addr}}, nil)
+	c.configure(t, sites, map[string]peerLink{a.id: {url: "https://" + a.addr}}, nil)
+	for _, s := range sites {
+		s.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector,sync"})
+	}
+	// Two reclassifications a received from site-z, whose clock is two
+	// minutes ahead, and from site-y, two hours ahead.
+	codec, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := tlsconf.Client(a.st.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := kafka.NewProducer(kafka.Config{Brokers: a.st.KafkaBrokers, TLS: tlsCfg}, kafka.ProducerOptions{DeliveryTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	key := ipKey(t, "192.0.2.200")
+	near := events.MakeHLC(time.Now().Add(2*time.Minute).UnixMilli(), 0)
+	far := events.MakeHLC(time.Now().Add(2*time.Hour).UnixMilli(), 0)
+	want := map[string]bool{}
+	for peer, h := range map[string]events.HLC{"site-z": near, "site-y": far} {
+		e := events.Event{
+			ID: events.NewID(), Key: key, OriginPeer: peer, Vector: events.VersionVector{peer: int64(h)}, HLC: h,
+			Actor: events.Actor{Subject: "admin", Issuer: "https://idp." + peer + ".example"}, RequestID: peer, BatchID: peer,
+			RecordedAt: h.Time(), Provenance: events.Provenance{Source: "api", Format: "classify"}, Classification: "UNCLASSIFIED",
+			Payload: events.ClassificationChanged{RecordType: "entity", Level: "CONFIDENTIAL", Reason: "clock test"},
+		}
+		v, err := codec.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		p.Append(context.Background(), a.eventsT, []byte(key), v,
+			map[string]string{"heimdall.event_type": events.TypeClassificationChanged, exchange.HeaderVia: peer},
+			func(err error) { done <- err })
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		want[e.ID.String()] = true
+	}
+	deadline := time.Now().Add(time.Minute)
+	for n := 0; n < len(want); {
+		n = 0
+		for _, e := range c.readLog(t) {
+			if want[e.id] {
+				n++
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c imported %d of the 2 events", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The clock feed reads the greatest imported HLC every second.
+	time.Sleep(2500 * time.Millisecond)
+	c.mustIngest(flowLines(0, 20), "source=clock")
+	own := 0
+	for _, e := range c.readLog(t) {
+		if e.origin != c.id {
+			continue
+		}
+		own++
+		if e.hlc <= near {
+			t.Errorf("c wrote %s at %v, not after the imported %v", e.id, e.hlc.Time(), near.Time())
+		}
+		if e.hlc >= far {
+			t.Errorf("c's clock followed a peer two hours ahead: %v", e.hlc.Time())
+		}
+	}
+	if own == 0 {
+		t.Fatal("c wrote no event")
+	}
+	t.Logf("c's %d events after the import are ordered after %v and before %v", own, near.Time(), far.Time())
 }
 
 // TestSyncRefusesUnauthorisedPeers: the sync endpoint refuses a TLS 1.2

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/sync/agent"
 	"github.com/heimdallhub/heimdall/sync/exchange"
 )
@@ -43,7 +44,10 @@ CREATE TABLE IF NOT EXISTS heimdall_sync.peers (
 	lag          bigint NOT NULL DEFAULT 0,
 	imported     bigint NOT NULL DEFAULT 0,
 	duplicates   bigint NOT NULL DEFAULT 0
-);`
+);
+-- The greatest HLC among the events imported from the peer: the local
+-- clocks observe it (agent.FeedClock).
+ALTER TABLE heimdall_sync.peers ADD COLUMN IF NOT EXISTS max_hlc bigint NOT NULL DEFAULT 0;`
 
 // Store implements agent.Store.
 type Store struct {
@@ -143,12 +147,25 @@ func (s *Store) Import(ctx context.Context, peer string, items []agent.Item, cur
 		peer, parts, offs); err != nil {
 		return 0, err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO heimdall_sync.peers (peer, imported, duplicates) VALUES ($1, $2, $3)
-		ON CONFLICT (peer) DO UPDATE SET imported = peers.imported + $2, duplicates = peers.duplicates + $3`,
-		peer, len(fresh), len(items)-len(fresh)); err != nil {
+	var maxHLC events.HLC
+	for _, it := range items {
+		maxHLC = max(maxHLC, it.HLC)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO heimdall_sync.peers (peer, imported, duplicates, max_hlc) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (peer) DO UPDATE SET imported = peers.imported + $2, duplicates = peers.duplicates + $3,
+			max_hlc = GREATEST(peers.max_hlc, $4)`,
+		peer, len(fresh), len(items)-len(fresh), int64(maxHLC)); err != nil {
 		return 0, err
 	}
 	return len(fresh), tx.Commit(ctx)
+}
+
+// MaxImportedHLC is the greatest HLC of the events imported from any peer
+// (zero if none): the value the local clocks observe (agent.FeedClock).
+func (s *Store) MaxImportedHLC(ctx context.Context) (events.HLC, error) {
+	var h int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(max_hlc), 0) FROM heimdall_sync.peers`).Scan(&h)
+	return events.HLC(h), err
 }
 
 // Contact implements agent.Store.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/sync/agent"
 	"github.com/heimdallhub/heimdall/sync/exchange"
 )
@@ -143,5 +144,47 @@ func TestStatusConflicts(t *testing.T) {
 	}
 	if _, err := s.Status(ctx, []string{"a"}); err == nil {
 		t.Fatal("status without the conflicts")
+	}
+}
+
+// The greatest HLC imported from any peer is kept, never lowered, and not
+// moved by an import that failed.
+func TestMaxImportedHLC(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(ctx, testPool(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := s.MaxImportedHLC(ctx); err != nil || h != 0 {
+		t.Fatalf("before any import: %v %v", h, err)
+	}
+	at := func(h events.HLC) []agent.Item {
+		it := items(uuid.Must(uuid.NewV7()))
+		it[0].HLC = h
+		return it
+	}
+	ok := func([]agent.Item) error { return nil }
+	for _, c := range []struct {
+		peer string
+		hlc  events.HLC
+		fail bool
+		want events.HLC
+	}{
+		{"a", events.MakeHLC(5_000, 1), false, events.MakeHLC(5_000, 1)},
+		{"b", events.MakeHLC(9_000, 0), true, events.MakeHLC(5_000, 1)},
+		{"b", events.MakeHLC(7_000, 0), false, events.MakeHLC(7_000, 0)},
+		{"a", events.MakeHLC(6_000, 0), false, events.MakeHLC(7_000, 0)},
+	} {
+		appendFn := ok
+		if c.fail {
+			appendFn = func([]agent.Item) error { return errors.New("broker down") }
+		}
+		_, err := s.Import(ctx, c.peer, at(c.hlc), nil, appendFn)
+		if (err != nil) != c.fail {
+			t.Fatalf("import from %s: %v", c.peer, err)
+		}
+		if h, err := s.MaxImportedHLC(ctx); err != nil || h != c.want {
+			t.Fatalf("after an import from %s at %v (failing %v): max %v %v, want %v", c.peer, c.hlc, c.fail, h, err, c.want)
+		}
 	}
 }

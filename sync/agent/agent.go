@@ -24,6 +24,9 @@ import (
 // Item is one received record that is a candidate for appending.
 type Item struct {
 	EventID uuid.UUID
+	// HLC is the event's, or zero when it lies more than MaxClockAhead
+	// ahead; Store.Import keeps the greatest, which FeedClock observes.
+	HLC     events.HLC
 	Key     []byte
 	Value   []byte
 	Headers map[string]string
@@ -330,11 +333,17 @@ func (a *Agent) item(p exchange.Peer, rec *exchange.Record) (Item, bool) {
 		hs[h.Key] = string(h.Value)
 	}
 	hs[exchange.HeaderVia] = exchange.Via(e.OriginPeer, via, p.ID)
-	return Item{EventID: e.ID, Key: append([]byte(nil), rec.Key...), Value: append([]byte(nil), rec.Value...), Headers: hs}, true
+	hlc := e.HLC
+	if hlc.Millis() > time.Now().Add(MaxClockAhead).UnixMilli() {
+		// Imported as it is, but its HLC is kept from the local clocks.
+		a.m.clockAhead.WithLabelValues(p.ID).Inc()
+		a.o.Logger.Warn("sync: imported event's clock is too far ahead; the local clocks do not observe it",
+			"peer", p.ID, "origin", e.OriginPeer, "hlc_time", hlc.Time(), "max_ahead", MaxClockAhead)
+		hlc = 0
+	}
+	return Item{EventID: e.ID, HLC: hlc, Key: append([]byte(nil), rec.Key...), Value: append([]byte(nil), rec.Value...), Headers: hs}, true
 }
 
-// appendAll appends items to the local log and waits for every
-// acknowledgement.
 // importChunk imports items with their claims and cursor (Store.Import),
 // appending to the local log only the fresh items that an earlier, failed
 // import of this agent did not already append.

@@ -15,6 +15,7 @@ type metrics struct {
 
 	repairs       *prometheus.CounterVec
 	repairMissing *prometheus.CounterVec
+	clockAhead    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, peers []exchange.Peer) (*metrics, error) {
@@ -42,6 +43,10 @@ func newMetrics(reg prometheus.Registerer, peers []exchange.Peer) (*metrics, err
 		repairMissing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "heimdall_sync_repair_missing_total", Help: "Events anti-entropy found missing here, by peer.",
 		}, []string{"peer"}),
+		clockAhead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "heimdall_sync_clock_ahead_total",
+			Help: "Imported events whose HLC lay more than 5 minutes ahead of this peer's wall clock (imported, but not observed by the local clocks), by peer.",
+		}, []string{"peer"}),
 	}
 	for _, p := range peers {
 		if p.URL == "" {
@@ -49,6 +54,7 @@ func newMetrics(reg prometheus.Registerer, peers []exchange.Peer) (*metrics, err
 		}
 		m.repairs.WithLabelValues(p.ID)
 		m.repairMissing.WithLabelValues(p.ID)
+		m.clockAhead.WithLabelValues(p.ID)
 		for _, o := range []string{"appended", "duplicate", "echo", "undecodable", "repaired"} {
 			m.records.WithLabelValues(p.ID, o)
 		}
@@ -58,7 +64,7 @@ func newMetrics(reg prometheus.Registerer, peers []exchange.Peer) (*metrics, err
 		m.lag.WithLabelValues(p.ID)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.records, m.pulls, m.pullSeconds, m.lag, m.lastContact, m.repairs, m.repairMissing} {
+		for _, c := range []prometheus.Collector{m.records, m.pulls, m.pullSeconds, m.lag, m.lastContact, m.repairs, m.repairMissing, m.clockAhead} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
