@@ -1,7 +1,6 @@
 package httpjson
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -326,7 +325,7 @@ func New(cfg Config) (*Provider, error) {
 		body:     cfg.Body,
 		headers:  http.Header{},
 		notFound: slices.Clone(cfg.NotFoundStatus),
-		client:   withRedirectPolicy(cfg.Client),
+		client:   enrichment.Redirects(cfg.Client, maxRedirects, true),
 		maxBody:  cfg.MaxBody,
 		now:      time.Now,
 	}
@@ -394,11 +393,11 @@ func (p *Provider) Enrich(ctx context.Context, req enrichment.Request) (enrichme
 	}
 	resp, err := p.client.Do(hreq)
 	if err != nil {
-		return enrichment.Result{}, transportError(ctx, err)
+		return enrichment.Result{}, enrichment.TransportError(ctx, err)
 	}
-	defer closeBody(resp)
+	defer enrichment.CloseBody(resp)
 	if ctx.Err() != nil { // an answer that raced the deadline is not used
-		return enrichment.Result{}, transportError(ctx, ctx.Err())
+		return enrichment.Result{}, enrichment.TransportError(ctx, ctx.Err())
 	}
 	now := p.now()
 	if slices.Contains(p.notFound, resp.StatusCode) {
@@ -410,15 +409,15 @@ func (p *Provider) Enrich(ctx context.Context, req enrichment.Request) (enrichme
 	if e := enrichment.HTTPStatusError(resp, now); e != nil {
 		return enrichment.Result{}, e
 	}
-	if !jsonType(resp.Header.Get("Content-Type")) {
+	if !enrichment.JSONContentType(resp.Header.Get("Content-Type")) {
 		return enrichment.Result{}, enrichment.Errorf(enrichment.ClassBadResponse, "the answer is not JSON")
 	}
-	raw, err := readBody(ctx, resp, p.maxBody)
+	raw, err := enrichment.ReadBody(ctx, resp, p.maxBody)
 	if err != nil {
 		return enrichment.Result{}, err
 	}
 	if ctx.Err() != nil {
-		return enrichment.Result{}, transportError(ctx, ctx.Err())
+		return enrichment.Result{}, enrichment.TransportError(ctx, ctx.Err())
 	}
 	doc, err := decode(raw)
 	if err != nil {
@@ -491,50 +490,11 @@ func (p *Provider) secret(s string) bool {
 // decode parses one JSON value (numbers as json.Number) nested at most
 // maxDepth deep; anything else is a bad response.
 func decode(b []byte) (any, error) {
-	if !shallow(b, maxDepth) {
-		return nil, enrichment.Errorf(enrichment.ClassBadResponse, "the answer is nested too deeply")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
 	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, &enrichment.Error{Class: enrichment.ClassBadResponse, Reason: "the answer is not valid JSON", Err: err}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, enrichment.Errorf(enrichment.ClassBadResponse, "the answer has data after the JSON value")
+	if err := enrichment.DecodeJSON(b, maxDepth, &doc, true, "valid JSON"); err != nil {
+		return nil, err
 	}
 	return doc, nil
-}
-
-// shallow reports whether the JSON text b nests arrays and objects at most
-// max deep. It does not validate b; the decoder does.
-func shallow(b []byte, max int) bool {
-	depth, inString, escaped := 0, false, false
-	for _, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				return false
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return true
 }
 
 // template is a parsed URL template: the fixed origin, and the path and

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/heimdallhub/heimdall/internal/enrichment"
 )
 
 func mustDecode(t testing.TB, s string) any {
@@ -169,7 +171,7 @@ func FuzzPath(f *testing.F) {
 		if len(p.steps) == 0 || len(p.steps) > maxPathSteps {
 			t.Fatalf("%q compiled to %d steps", ps, len(p.steps))
 		}
-		if !shallow([]byte(ds), maxDepth) {
+		if !enrichment.JSONDepthAtMost([]byte(ds), maxDepth) {
 			return
 		}
 		dec := json.NewDecoder(strings.NewReader(ds))

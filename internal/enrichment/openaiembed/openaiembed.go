@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -191,7 +190,7 @@ func New(cfg Config) (*Provider, error) {
 		model:    cfg.Model,
 		dims:     cfg.Dimensions,
 		sendDims: cfg.SendDimensions,
-		client:   withRedirectPolicy(cfg.Client),
+		client:   enrichment.Redirects(cfg.Client, maxRedirects, true),
 		maxBody:  cfg.MaxBody,
 		now:      time.Now,
 	}
@@ -257,11 +256,11 @@ func (p *Provider) Enrich(ctx context.Context, req enrichment.Request) (enrichme
 	}
 	resp, err := p.client.Do(hreq)
 	if err != nil {
-		return enrichment.Result{}, transportError(ctx, err)
+		return enrichment.Result{}, enrichment.TransportError(ctx, err)
 	}
-	defer closeBody(resp)
+	defer enrichment.CloseBody(resp)
 	if ctx.Err() != nil { // an answer that raced the deadline is not used
-		return enrichment.Result{}, transportError(ctx, ctx.Err())
+		return enrichment.Result{}, enrichment.TransportError(ctx, ctx.Err())
 	}
 	now := p.now()
 	if resp.StatusCode == http.StatusNotFound {
@@ -275,15 +274,15 @@ func (p *Provider) Enrich(ctx context.Context, req enrichment.Request) (enrichme
 		}
 		return enrichment.Result{}, e
 	}
-	if !jsonType(resp.Header.Get("Content-Type")) {
+	if !enrichment.JSONContentType(resp.Header.Get("Content-Type")) {
 		return enrichment.Result{}, enrichment.Errorf(enrichment.ClassBadResponse, "the answer is not JSON")
 	}
-	raw, err := readBody(ctx, resp, p.maxBody)
+	raw, err := enrichment.ReadBody(ctx, resp, p.maxBody)
 	if err != nil {
 		return enrichment.Result{}, err
 	}
 	if ctx.Err() != nil {
-		return enrichment.Result{}, transportError(ctx, ctx.Err())
+		return enrichment.Result{}, enrichment.TransportError(ctx, ctx.Err())
 	}
 	vec, err := p.vector(raw)
 	if err != nil {
@@ -300,16 +299,9 @@ func (p *Provider) Enrich(ctx context.Context, req enrichment.Request) (enrichme
 // vector decodes the answer's single embedding and checks it: Dimensions
 // finite float32 numbers, not all zero.
 func (p *Provider) vector(raw []byte) ([]float32, error) {
-	if !shallow(raw, maxDepth) {
-		return nil, enrichment.Errorf(enrichment.ClassBadResponse, "the answer is nested too deeply")
-	}
 	var r response
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&r); err != nil {
-		return nil, &enrichment.Error{Class: enrichment.ClassBadResponse, Reason: "the answer is not an embeddings response", Err: err}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, enrichment.Errorf(enrichment.ClassBadResponse, "the answer has data after the JSON value")
+	if err := enrichment.DecodeJSON(raw, maxDepth, &r, false, "an embeddings response"); err != nil {
+		return nil, err
 	}
 	if len(r.Data) != 1 || (r.Data[0].Index != nil && *r.Data[0].Index != 0) {
 		return nil, enrichment.Errorf(enrichment.ClassBadResponse, "the answer does not hold exactly one embedding")

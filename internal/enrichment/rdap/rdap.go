@@ -176,7 +176,7 @@ func New(cfg Config) (*Provider, error) {
 		name:    cfg.Name,
 		kinds:   slices.Clone(cfg.Kinds),
 		base:    base,
-		client:  withRedirectPolicy(cfg.Client),
+		client:  enrichment.Redirects(cfg.Client, maxRedirects, false),
 		maxBody: cfg.MaxBody,
 		now:     time.Now,
 	}, nil
@@ -284,11 +284,11 @@ func (p *Provider) get(ctx context.Context, u string) (body []byte, pause time.D
 	req.Header.Set("Accept", "application/rdap+json, application/json;q=0.9")
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return nil, 0, false, transportError(ctx, err)
+		return nil, 0, false, enrichment.TransportError(ctx, err)
 	}
-	defer closeBody(resp)
+	defer enrichment.CloseBody(resp)
 	if ctx.Err() != nil { // an answer that raced the deadline is not used
-		return nil, 0, false, transportError(ctx, ctx.Err())
+		return nil, 0, false, enrichment.TransportError(ctx, ctx.Err())
 	}
 	now := p.now()
 	if resp.StatusCode == http.StatusNotFound {
@@ -297,15 +297,15 @@ func (p *Provider) get(ctx context.Context, u string) (body []byte, pause time.D
 	if e := enrichment.HTTPStatusError(resp, now); e != nil {
 		return nil, 0, false, e
 	}
-	if !jsonType(resp.Header.Get("Content-Type")) {
+	if !enrichment.JSONContentType(resp.Header.Get("Content-Type")) {
 		return nil, 0, false, enrichment.Errorf(enrichment.ClassBadResponse, "the answer is not JSON")
 	}
-	body, err = readBody(ctx, resp, p.maxBody)
+	body, err = enrichment.ReadBody(ctx, resp, p.maxBody)
 	if err != nil {
 		return nil, 0, false, err
 	}
 	if ctx.Err() != nil {
-		return nil, 0, false, transportError(ctx, ctx.Err())
+		return nil, 0, false, enrichment.TransportError(ctx, ctx.Err())
 	}
 	return body, enrichment.QuotaPause(resp.Header, now), false, nil
 }
@@ -547,4 +547,10 @@ func prefix(v4, v6 string, length *int) string {
 		return ""
 	}
 	return p.String()
+}
+
+// decode unmarshals one JSON value nested at most maxDepth deep into v;
+// anything else (bad JSON, wrong types, trailing data) is a bad response.
+func decode(b []byte, v any) error {
+	return enrichment.DecodeJSON(b, maxDepth, v, false, "valid RDAP JSON")
 }

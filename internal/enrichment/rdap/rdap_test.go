@@ -496,22 +496,3 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
-
-// TestShallow: the depth scan counts brackets outside strings only.
-func TestShallow(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		max  int
-		want bool
-	}{
-		{`{"a":[1,[2]]}`, 3, true},
-		{`{"a":[1,[2]]}`, 2, false},
-		{`{"a":"[[[[[[\"[[["}`, 1, true},
-		{`"\\"[[`, 1, false},
-		{strings.Repeat("[", 65) + strings.Repeat("]", 65), 64, false},
-	} {
-		if got := shallow([]byte(tc.in), tc.max); got != tc.want {
-			t.Errorf("shallow(%s, %d) = %v", tc.in, tc.max, got)
-		}
-	}
-}
