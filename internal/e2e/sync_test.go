@@ -369,10 +369,13 @@ func TestSyncThreePeersConverge(t *testing.T) {
 				dups++
 			}
 		}
-		if dups > 0 {
-			t.Errorf("%s: %d events appended more than once", s.id, dups)
+		// Only b's agent died, and only an agent killed between the log's
+		// acknowledgement and the claims' commit may append an event twice
+		// (applied once: the digests are equal).
+		if dups > 0 && s != b {
+			t.Errorf("%s: %d events appended more than once, though its agent never died", s.id, dups)
 		}
-		t.Logf("%s: %d records, %d distinct events", s.id, len(evs), len(set))
+		t.Logf("%s: %d records, %d distinct events, %d appended twice", s.id, len(evs), len(set), dups)
 		sets = append(sets, set)
 	}
 	for i := 1; i < len(sets); i++ {
