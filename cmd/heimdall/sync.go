@@ -302,7 +302,7 @@ func syncRepair(ctx context.Context, cfg config.Config, peers []exchange.Peer, p
 	if err != nil {
 		return fmt.Errorf("anti-entropy with %s: %w", peer, err)
 	}
-	fmt.Fprintf(stdout, "anti-entropy with %s: %d event ids listed, %d missing here, %d appended (%v)\n",
-		peer, r.Listed, r.Missing, r.Appended, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "anti-entropy with %s: %d ranges compared, %d not verified before; %d event ids listed, %d missing here, %d appended (%v)\n",
+		peer, r.Ranges, r.Checked, r.Listed, r.Missing, r.Appended, time.Since(start).Round(time.Millisecond))
 	return nil
 }

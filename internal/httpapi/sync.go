@@ -88,6 +88,13 @@ func (s *Server) syncEvents(c echo.Context) error {
 		}
 		req.Until = n
 	}
+	if v := q.Get("digests"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > syncMaxRecords || req.Until == 0 || req.IDsOnly {
+			return problem(http.StatusBadRequest, "digests must be a range size of 1-"+strconv.Itoa(syncMaxRecords)+", with partition and until, without ids")
+		}
+		req.DigestSpan = n
+	}
 	res := c.Response()
 	res.Header().Set(echo.HeaderContentType, exchange.ContentType)
 	res.Header().Set("Cache-Control", "no-store")

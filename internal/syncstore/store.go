@@ -47,7 +47,20 @@ CREATE TABLE IF NOT EXISTS heimdall_sync.peers (
 );
 -- The greatest HLC among the events imported from the peer: the local
 -- clocks observe it (agent.FeedClock).
-ALTER TABLE heimdall_sync.peers ADD COLUMN IF NOT EXISTS max_hlc bigint NOT NULL DEFAULT 0;`
+ALTER TABLE heimdall_sync.peers ADD COLUMN IF NOT EXISTS max_hlc bigint NOT NULL DEFAULT 0;
+-- Ranges of a peer's log that anti-entropy verified: every event id the
+-- peer would send from [from_offset, until_offset) of the partition was
+-- imported here, when the ids had this count and SHA-256.
+CREATE TABLE IF NOT EXISTS heimdall_sync.verified_ranges (
+	peer         text COLLATE "C" NOT NULL,
+	partition    integer NOT NULL,
+	from_offset  bigint NOT NULL,
+	until_offset bigint NOT NULL,
+	ids          bigint NOT NULL,
+	digest       bytea NOT NULL,
+	verified_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (peer, partition, from_offset)
+);`
 
 // Store implements agent.Store.
 type Store struct {
@@ -158,6 +171,39 @@ func (s *Store) Import(ctx context.Context, peer string, items []agent.Item, cur
 		return 0, err
 	}
 	return len(fresh), tx.Commit(ctx)
+}
+
+// Verified implements agent.Store.
+func (s *Store) Verified(ctx context.Context, peer string, partition int32) (map[int64]exchange.RangeDigest, error) {
+	rows, err := s.pool.Query(ctx, `SELECT from_offset, until_offset, ids, digest FROM heimdall_sync.verified_ranges
+		WHERE peer = $1 AND partition = $2`, peer, partition)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]exchange.RangeDigest{}
+	var (
+		d   exchange.RangeDigest
+		sum []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&d.From, &d.Until, &d.Count, &sum}, func() error {
+		if len(sum) != len(d.Sum) {
+			return fmt.Errorf("a verified range of %s holds a %d-byte digest", peer, len(sum))
+		}
+		d.Partition = partition
+		copy(d.Sum[:], sum)
+		out[d.From] = d
+		return nil
+	})
+	return out, err
+}
+
+// MarkVerified implements agent.Store.
+func (s *Store) MarkVerified(ctx context.Context, peer string, d exchange.RangeDigest) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO heimdall_sync.verified_ranges (peer, partition, from_offset, until_offset, ids, digest)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (peer, partition, from_offset) DO UPDATE SET until_offset = excluded.until_offset, ids = excluded.ids,
+			digest = excluded.digest, verified_at = now()`, peer, d.Partition, d.From, d.Until, d.Count, d.Sum[:])
+	return err
 }
 
 // MaxImportedHLC is the greatest HLC of the events imported from any peer

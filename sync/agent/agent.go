@@ -47,6 +47,11 @@ type Store interface {
 	Paused(ctx context.Context, peer string) (bool, error)
 	// Missing returns which of ids were never imported here.
 	Missing(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error)
+	// Verified returns the ranges of peer's partition that anti-entropy
+	// verified (every id present here), by first offset, with the digest
+	// they had; MarkVerified stores one.
+	Verified(ctx context.Context, peer string, partition int32) (map[int64]exchange.RangeDigest, error)
+	MarkVerified(ctx context.Context, peer string, d exchange.RangeDigest) error
 }
 
 // Log appends to the local event log and calls done once the record is

@@ -29,6 +29,10 @@ func (s *claimStore) Paused(context.Context, string) (bool, error) { return fals
 func (s *claimStore) Missing(context.Context, []uuid.UUID) (map[uuid.UUID]bool, error) {
 	return nil, nil
 }
+func (s *claimStore) Verified(context.Context, string, int32) (map[int64]exchange.RangeDigest, error) {
+	return nil, nil
+}
+func (s *claimStore) MarkVerified(context.Context, string, exchange.RangeDigest) error { return nil }
 
 func (s *claimStore) Import(_ context.Context, _ string, items []Item, _ exchange.Cursor, appendFresh func([]Item) error) (int, error) {
 	var fresh []Item

@@ -24,6 +24,16 @@
 // there. Records after the last cursor frame of a cut stream are sent again
 // by the next request; the importer recognises them by event id.
 //
+// # Anti-entropy
+//
+// With ids=true a record frame's value is the record's event id (16 bytes)
+// and its key is empty. With digests=S (one partition, an until offset) the
+// record frames are range digests (RangeDigest): offset is the range's
+// first offset (a multiple of S), the key its end (8 bytes, big-endian,
+// exclusive) and the value the number of event ids the caller may receive
+// from the range (8 bytes, big-endian) and the SHA-256 of those ids in log
+// order.
+//
 // # Loops
 //
 // A record imported from a peer carries the header HeaderVia: the peers that

@@ -212,3 +212,25 @@ func TestLoadPeers(t *testing.T) {
 		}
 	}
 }
+
+// A range digest survives its frame, and frames that cannot be one are
+// refused.
+func TestRangeDigestFrame(t *testing.T) {
+	d := RangeDigest{Partition: 2, From: 20000, Until: 30000, Count: 17}
+	d.Sum[0], d.Sum[31] = 0xAB, 0xCD
+	rec := d.Record()
+	got, err := DigestOf(&rec)
+	if err != nil || got != d {
+		t.Fatalf("round trip: %+v %v, want %+v", got, err, d)
+	}
+	for name, bad := range map[string]Record{
+		"short value":  {Key: rec.Key, Value: rec.Value[:20]},
+		"no key":       {Offset: 5, Value: rec.Value},
+		"empty range":  RangeDigest{From: 10, Until: 10}.Record(),
+		"too many ids": RangeDigest{From: 0, Until: 5, Count: 6}.Record(),
+	} {
+		if _, err := DigestOf(&bad); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -2,8 +2,10 @@ package export
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"maps"
@@ -140,6 +142,10 @@ type Request struct {
 	// range.
 	Partition *int32
 	Until     int64
+	// DigestSpan, when > 0 (with Partition and Until), sends one
+	// exchange.RangeDigest per range of DigestSpan offsets (aligned to its
+	// multiples) instead of records: anti-entropy's first look.
+	DigestSpan int64
 }
 
 // Stats count what one Export did.
@@ -177,6 +183,23 @@ func (x *Exporter) Export(ctx context.Context, peer exchange.Peer, r Request, w 
 	ended := func() bool {
 		return r.Partition != nil && r.Until > 0 && cursor[*r.Partition] >= r.Until
 	}
+	// Digest mode: the range being summed, written when the next begins
+	// and at the end.
+	var (
+		rng    exchange.RangeDigest
+		rngSum hash.Hash
+	)
+	endRange := func() error {
+		if rngSum == nil {
+			return nil
+		}
+		copy(rng.Sum[:], rngSum.Sum(nil))
+		rngSum = nil
+		return fw.WriteRecord(rng.Record())
+	}
+	if r.DigestSpan > 0 && (r.Partition == nil || r.Until <= 0) {
+		return st, errors.New("export: digests need a partition and an until offset")
+	}
 	for st.Read < r.Max && !ended() {
 		wait := 2 * time.Second // enough for the fetch of records known to exist
 		if tail.CaughtUp() {
@@ -202,6 +225,15 @@ func (x *Exporter) Export(ctx context.Context, peer exchange.Peer, r Request, w 
 			}
 			st.Read++
 			cursor[rec.Partition] = rec.Offset + 1
+			if r.DigestSpan > 0 {
+				if from := rec.Offset - rec.Offset%r.DigestSpan; rngSum == nil || from != rng.From {
+					if err := endRange(); err != nil {
+						return st, err
+					}
+					rng = exchange.RangeDigest{Partition: rec.Partition, From: from, Until: min(from+r.DigestSpan, r.Until)}
+					rngSum = sha256.New()
+				}
+			}
 			send, reason, id := x.decide(rec, peer.ID, agreement)
 			if !send {
 				x.filtered.WithLabelValues(peer.ID, reason).Inc()
@@ -213,6 +245,12 @@ func (x *Exporter) Export(ctx context.Context, peer exchange.Peer, r Request, w 
 				default:
 					st.Undecodable++
 				}
+				continue
+			}
+			if r.DigestSpan > 0 {
+				rng.Count++
+				rngSum.Write(id[:])
+				st.Sent++
 				continue
 			}
 			frame := frameOf(rec)
@@ -236,6 +274,9 @@ func (x *Exporter) Export(ctx context.Context, peer exchange.Peer, r Request, w 
 		if flush != nil {
 			flush()
 		}
+	}
+	if err := endRange(); err != nil {
+		return st, err
 	}
 	// The final cursor, also when nothing was read (a new importer learns
 	// it is up to date), and the end offsets for the importer's lag.
