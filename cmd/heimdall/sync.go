@@ -81,12 +81,14 @@ func wireSync(ctx context.Context, b *built, cfg config.Config, codec *events.Co
 			b.producer.Close(ctx)
 		})
 	}
-	b.syncAgent, err = newSyncAgent(ctx, cfg, peers, store, b.producer, codec, reg, clientTLS, log)
+	quiet := b.kafka
+	quiet.Logger = nil
+	b.syncAgent, err = newSyncAgent(ctx, cfg, peers, store, b.producer, quiet, codec, reg, clientTLS, log)
 	return err
 }
 
 // newSyncAgent builds the agent pulling from peers.
-func newSyncAgent(ctx context.Context, cfg config.Config, peers []exchange.Peer, store agent.Store, log agent.Log,
+func newSyncAgent(ctx context.Context, cfg config.Config, peers []exchange.Peer, store agent.Store, log agent.Log, kc kafka.Config,
 	codec *events.Codec, reg prometheus.Registerer, clientTLS *tls.Config, logger *slog.Logger) (*agent.Agent, error) {
 	tokens, err := peerTokens(ctx, cfg, clientTLS)
 	if err != nil {
@@ -101,6 +103,9 @@ func newSyncAgent(ctx context.Context, cfg config.Config, peers []exchange.Peer,
 	}
 	return agent.New(agent.Options{
 		Self: cfg.PeerID, Peers: peers, Store: store, Log: log, Topic: cfg.Kafka.EventsTopic, Codec: codec,
+		Reader: func(ctx context.Context, topic string, since time.Time, fn func(events.LogRecord) error) error {
+			return kafka.ReadSince(ctx, kc, topic, since, fn)
+		},
 		Token: tokens, Client: func(p exchange.Peer) *http.Client { return clients[p.ID] },
 		Logger: logger.With("component", "sync"), Max: cfg.Sync.Max, Wait: cfg.Sync.Wait, MaxBackoff: cfg.Sync.MaxBackoff,
 		RepairEvery: cfg.Sync.RepairEvery, Registry: reg,
@@ -287,13 +292,14 @@ func syncRepair(ctx context.Context, cfg config.Config, peers []exchange.Peer, p
 	if err != nil {
 		return err
 	}
-	producer, err := kafka.NewProducer(kafka.Config{Brokers: cfg.Kafka.Brokers, TLS: clientTLS, ClientID: "heimdall-sync-repair-" + cfg.PeerID},
+	kc := kafka.Config{Brokers: cfg.Kafka.Brokers, TLS: clientTLS, ClientID: "heimdall-sync-repair-" + cfg.PeerID}
+	producer, err := kafka.NewProducer(kc,
 		kafka.ProducerOptions{DeliveryTimeout: time.Minute, Compression: cfg.Kafka.Compression})
 	if err != nil {
 		return err
 	}
 	defer producer.Close(context.WithoutCancel(ctx))
-	a, err := newSyncAgent(ctx, cfg, []exchange.Peer{p}, store, producer, codec, nil, clientTLS, slog.New(slog.DiscardHandler))
+	a, err := newSyncAgent(ctx, cfg, []exchange.Peer{p}, store, producer, kc, codec, nil, clientTLS, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

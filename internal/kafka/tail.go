@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heimdallhub/heimdall/events"
@@ -104,3 +105,54 @@ func (t *Tail) Ends() map[int32]int64 { return t.ends }
 
 // Close closes the tail's client.
 func (t *Tail) Close() { t.cl.Close() }
+
+// ReadSince calls fn with every record of topic whose timestamp is at or
+// after since, up to the end offsets of the moment it is called (in offset
+// order per partition). The sync agent uses it to find which events of an
+// interrupted import reached the log: a producer stamps its records when it
+// sends them, so none of them lies before the offsets of since.
+func ReadSince(ctx context.Context, cfg Config, topic string, since time.Time, fn func(events.LogRecord) error) error {
+	admin, err := NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	listed, err := kadm.NewClient(admin).ListOffsetsAfterMilli(ctx, since.UnixMilli(), topic)
+	admin.Close()
+	if err != nil {
+		return fmt.Errorf("listing offsets of %s after %s: %w", topic, since.Format(time.RFC3339), err)
+	}
+	from := map[int32]int64{}
+	var errs []error
+	listed.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			errs = append(errs, fmt.Errorf("offset of %s/%d after %s: %w", o.Topic, o.Partition, since.Format(time.RFC3339), o.Err))
+			return
+		}
+		from[o.Partition] = o.Offset
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if len(from) == 0 {
+		return fmt.Errorf("topic %s has no partitions", topic)
+	}
+	t, err := OpenTail(ctx, cfg, topic, from, nil)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	for !t.CaughtUp() {
+		recs, err := t.Poll(ctx, 5000, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Offset < t.ends[r.Partition] {
+				if err := fn(r); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

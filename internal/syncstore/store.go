@@ -33,6 +33,19 @@ CREATE TABLE IF NOT EXISTS heimdall_sync.imported (
 	peer        text COLLATE "C" NOT NULL,
 	imported_at timestamptz NOT NULL DEFAULT now()
 );
+-- An import batch: its events' claims (imported.batch) committed before
+-- they were appended to the local log, and not yet settled. A batch left
+-- by a crash is resolved from the log (agent.Recover): the claims of the
+-- events found there become final, the others are released for the
+-- next pull.
+CREATE TABLE IF NOT EXISTS heimdall_sync.batches (
+	id         bigserial PRIMARY KEY,
+	peer       text COLLATE "C" NOT NULL,
+	owner      uuid NOT NULL,
+	started_at timestamptz NOT NULL
+);
+ALTER TABLE heimdall_sync.imported ADD COLUMN IF NOT EXISTS batch bigint;
+CREATE INDEX IF NOT EXISTS imported_batch ON heimdall_sync.imported (batch) WHERE batch IS NOT NULL;
 CREATE TABLE IF NOT EXISTS heimdall_sync.peers (
 	peer         text COLLATE "C" PRIMARY KEY,
 	paused       boolean,          -- null: as the peers file says
@@ -110,43 +123,70 @@ func (s *Store) Checkpoint(ctx context.Context, peer string) (exchange.Cursor, e
 	return c, err
 }
 
-// Import implements agent.Store. The claims are inserted first: a
-// concurrent import of the same event id (from another peer) waits on the
-// row until this transaction ends, then finds it claimed.
-func (s *Store) Import(ctx context.Context, peer string, items []agent.Item, cursor exchange.Cursor, appendFresh func([]agent.Item) error) (int, error) {
+// Claim implements agent.Store. The claims are inserted in one statement,
+// in one lock order for every importer: a concurrent claim of the same
+// event id (from another peer) waits on the row until this transaction
+// ends, then finds it claimed.
+func (s *Store) Claim(ctx context.Context, peer string, owner uuid.UUID, items []agent.Item, at time.Time) ([]agent.Item, int64, error) {
+	if len(items) == 0 {
+		return nil, 0, nil
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	fresh := items[:0:0]
-	if len(items) > 0 {
-		ids := make([]uuid.UUID, len(items))
-		for i, it := range items {
-			ids[i] = it.EventID
-		}
-		// One lock order for every importer: overlapping chunks of two
-		// peers wait for each other instead of deadlocking.
-		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-		rows, err := tx.Query(ctx, `INSERT INTO heimdall_sync.imported (event_id, peer)
-			SELECT id, $2 FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n) ORDER BY n ON CONFLICT (event_id) DO NOTHING RETURNING event_id`, ids, peer)
-		if err != nil {
-			return 0, err
-		}
-		claimed := map[uuid.UUID]bool{}
-		var id uuid.UUID
-		if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { claimed[id] = true; return nil }); err != nil {
-			return 0, err
-		}
-		for _, it := range items {
-			if claimed[it.EventID] {
-				fresh = append(fresh, it)
-				delete(claimed, it.EventID) // an id twice in one chunk is appended once
-			}
+	var batch int64
+	if err := tx.QueryRow(ctx, `INSERT INTO heimdall_sync.batches (peer, owner, started_at) VALUES ($1, $2, $3) RETURNING id`,
+		peer, owner, at).Scan(&batch); err != nil {
+		return nil, 0, err
+	}
+	ids := make([]uuid.UUID, len(items))
+	for i, it := range items {
+		ids[i] = it.EventID
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	rows, err := tx.Query(ctx, `INSERT INTO heimdall_sync.imported (event_id, peer, batch)
+		SELECT id, $2, $3 FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n) ORDER BY n ON CONFLICT (event_id) DO NOTHING RETURNING event_id`, ids, peer, batch)
+	if err != nil {
+		return nil, 0, err
+	}
+	claimed := map[uuid.UUID]bool{}
+	var id uuid.UUID
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { claimed[id] = true; return nil }); err != nil {
+		return nil, 0, err
+	}
+	var fresh []agent.Item
+	for _, it := range items {
+		if claimed[it.EventID] {
+			fresh = append(fresh, it)
+			delete(claimed, it.EventID) // an id twice in one chunk is appended once
 		}
 	}
-	if err := appendFresh(fresh); err != nil {
-		return 0, fmt.Errorf("appending to the local log: %w", err)
+	if len(fresh) == 0 {
+		return nil, 0, nil // the batch row goes with the rollback
+	}
+	return fresh, batch, tx.Commit(ctx)
+}
+
+// Settle implements agent.Store.
+func (s *Store) Settle(ctx context.Context, peer string, batch int64, items []agent.Item, fresh int, cursor exchange.Cursor) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if batch != 0 {
+		tag, err := tx.Exec(ctx, `DELETE FROM heimdall_sync.batches WHERE id = $1`, batch)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("import batch %d is no longer pending", batch)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE heimdall_sync.imported SET batch = NULL WHERE batch = $1`, batch); err != nil {
+			return err
+		}
 	}
 	parts := make([]int32, 0, len(cursor))
 	offs := make([]int64, 0, len(cursor))
@@ -158,7 +198,7 @@ func (s *Store) Import(ctx context.Context, peer string, items []agent.Item, cur
 		SELECT $1, p, o FROM unnest($2::integer[], $3::bigint[]) AS t(p, o)
 		ON CONFLICT (peer, partition) DO UPDATE SET next_offset = GREATEST(checkpoints.next_offset, excluded.next_offset), updated_at = now()`,
 		peer, parts, offs); err != nil {
-		return 0, err
+		return err
 	}
 	var maxHLC events.HLC
 	for _, it := range items {
@@ -167,10 +207,58 @@ func (s *Store) Import(ctx context.Context, peer string, items []agent.Item, cur
 	if _, err := tx.Exec(ctx, `INSERT INTO heimdall_sync.peers (peer, imported, duplicates, max_hlc) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (peer) DO UPDATE SET imported = peers.imported + $2, duplicates = peers.duplicates + $3,
 			max_hlc = GREATEST(peers.max_hlc, $4)`,
-		peer, len(fresh), len(items)-len(fresh), int64(maxHLC)); err != nil {
-		return 0, err
+		peer, fresh, len(items)-fresh, int64(maxHLC)); err != nil {
+		return err
 	}
-	return len(fresh), tx.Commit(ctx)
+	return tx.Commit(ctx)
+}
+
+// Pending implements agent.Store.
+func (s *Store) Pending(ctx context.Context) ([]agent.Batch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT b.id, b.peer, b.owner, b.started_at,
+			coalesce((SELECT array_agg(i.event_id) FROM heimdall_sync.imported i WHERE i.batch = b.id), '{}')
+		FROM heimdall_sync.batches b ORDER BY b.id`)
+	if err != nil {
+		return nil, err
+	}
+	var out []agent.Batch
+	var b agent.Batch
+	_, err = pgx.ForEachRow(rows, []any{&b.ID, &b.Peer, &b.Owner, &b.Started, &b.IDs}, func() error {
+		out = append(out, b)
+		b = agent.Batch{}
+		return nil
+	})
+	return out, err
+}
+
+// Resolve implements agent.Store.
+func (s *Store) Resolve(ctx context.Context, batch int64, found []uuid.UUID) (settled, released int, err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var peer string
+	if err := tx.QueryRow(ctx, `DELETE FROM heimdall_sync.batches WHERE id = $1 RETURNING peer`, batch).Scan(&peer); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, 0, nil // resolved already
+		}
+		return 0, 0, err
+	}
+	tag, err := tx.Exec(ctx, `UPDATE heimdall_sync.imported SET batch = NULL WHERE batch = $1 AND event_id = ANY($2::uuid[])`, batch, found)
+	if err != nil {
+		return 0, 0, err
+	}
+	settled = int(tag.RowsAffected())
+	if tag, err = tx.Exec(ctx, `DELETE FROM heimdall_sync.imported WHERE batch = $1`, batch); err != nil {
+		return 0, 0, err
+	}
+	released = int(tag.RowsAffected())
+	if _, err := tx.Exec(ctx, `INSERT INTO heimdall_sync.peers (peer, imported) VALUES ($1, $2)
+		ON CONFLICT (peer) DO UPDATE SET imported = peers.imported + $2`, peer, settled); err != nil {
+		return 0, 0, err
+	}
+	return settled, released, tx.Commit(ctx)
 }
 
 // Verified implements agent.Store.

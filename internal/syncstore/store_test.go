@@ -5,6 +5,7 @@ import (
 	"errors"
 	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -21,9 +22,25 @@ func items(ids ...uuid.UUID) []agent.Item {
 	return out
 }
 
+// importOnce is the agent's import against s: claim, append what is fresh,
+// settle.
+func importOnce(ctx context.Context, s *Store, peer string, its []agent.Item, cursor exchange.Cursor, appendFn func([]agent.Item) error) (int, error) {
+	fresh, batch, err := s.Claim(ctx, peer, owner, its, time.Now())
+	if err != nil {
+		return 0, err
+	}
+	if err := appendFn(fresh); err != nil {
+		return 0, err
+	}
+	return len(fresh), s.Settle(ctx, peer, batch, its, len(fresh), cursor)
+}
+
+var owner = uuid.New()
+
 // TestImportClaimsEachEventOnce: two peers delivering overlapping events at
-// the same time append each event once; a failed append leaves neither
-// claims nor the cursor, so the chunk is imported again.
+// the same time append each event once; a failed append leaves its claims
+// pending and the cursor where it was, until Resolve settles what reached
+// the log and releases the rest for the next import.
 func TestImportClaimsEachEventOnce(t *testing.T) {
 	ctx := context.Background()
 	s, err := New(ctx, testPool(t), map[string]bool{"c": true})
@@ -52,7 +69,7 @@ func TestImportClaimsEachEventOnce(t *testing.T) {
 			// Each peer delivers all events, in chunks of 20, in its own order.
 			for c := 0; c < len(ids); c += 20 {
 				chunk := ids[(c+w*40)%len(ids) : (c+w*40)%len(ids)+20]
-				if _, err := s.Import(ctx, peer, items(chunk...), exchange.Cursor{0: int64(c + 20)}, appendFn); err != nil {
+				if _, err := importOnce(ctx, s, peer, items(chunk...), exchange.Cursor{0: int64(c + 20)}, appendFn); err != nil {
 					t.Error(err)
 				}
 			}
@@ -64,22 +81,41 @@ func TestImportClaimsEachEventOnce(t *testing.T) {
 			t.Fatalf("event %s appended %d times", id, appended[id])
 		}
 	}
-	// A failing append: nothing of the chunk is kept.
-	fresh := uuid.Must(uuid.NewV7())
+	// A failing append: the claims stay pending, the cursor stays.
+	lost, landed := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
 	boom := errors.New("broker down")
-	if _, err := s.Import(ctx, "a", items(fresh), exchange.Cursor{0: 999}, func([]agent.Item) error { return boom }); !errors.Is(err, boom) {
+	if _, err := importOnce(ctx, s, "a", items(lost, landed, ids[0]), exchange.Cursor{0: 999}, func([]agent.Item) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("failed append: %v", err)
 	}
 	c, err := s.Checkpoint(ctx, "a")
 	if err != nil || c[0] != 200 {
 		t.Fatalf("checkpoint after a failed append: %v %v", c, err)
 	}
-	n, err := s.Import(ctx, "a", items(fresh, ids[0]), exchange.Cursor{0: 999}, appendFn)
-	if err != nil || n != 1 || appended[fresh] != 1 {
-		t.Fatalf("retry: %d %v %d", n, err, appended[fresh])
+	pending, err := s.Pending(ctx)
+	if err != nil || len(pending) != 1 || pending[0].Peer != "a" || pending[0].Owner != owner || len(pending[0].IDs) != 2 {
+		t.Fatalf("pending after a failed append: %+v %v", pending, err)
+	}
+	// Meanwhile another peer delivers them: claimed, so not fresh.
+	if n, err := importOnce(ctx, s, "b", items(lost, landed), exchange.Cursor{0: 300}, appendFn); err != nil || n != 0 {
+		t.Fatalf("import of pending claims via b: %d %v", n, err)
+	}
+	// One of them reached the log: settled; the other is released.
+	settled, released, err := s.Resolve(ctx, pending[0].ID, []uuid.UUID{landed, ids[1]})
+	if err != nil || settled != 1 || released != 1 {
+		t.Fatalf("resolve: %d settled, %d released, %v", settled, released, err)
+	}
+	if again, _, err := s.Resolve(ctx, pending[0].ID, nil); err != nil || again != 0 {
+		t.Fatalf("resolving twice: %d %v", again, err)
+	}
+	if pending, err := s.Pending(ctx); err != nil || len(pending) != 0 {
+		t.Fatalf("pending after resolve: %+v %v", pending, err)
+	}
+	n, err := importOnce(ctx, s, "a", items(lost, landed, ids[0]), exchange.Cursor{0: 999}, appendFn)
+	if err != nil || n != 1 || appended[lost] != 1 || appended[landed] != 0 {
+		t.Fatalf("retry: %d %v; appended lost %d, landed %d", n, err, appended[lost], appended[landed])
 	}
 	// Checkpoints never go back (a late, older cursor of a slow request).
-	if _, err := s.Import(ctx, "a", nil, exchange.Cursor{0: 5, 1: 7}, appendFn); err != nil {
+	if _, err := importOnce(ctx, s, "a", nil, exchange.Cursor{0: 5, 1: 7}, appendFn); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := s.Checkpoint(ctx, "a"); c[0] != 999 || c[1] != 7 {
@@ -107,8 +143,8 @@ func TestImportClaimsEachEventOnce(t *testing.T) {
 		st, _ := s.Status(ctx, []string{p})
 		total += st[0].Imported
 	}
-	if total != int64(len(ids))+1 {
-		t.Fatalf("imported counts add up to %d, want %d", total, len(ids)+1)
+	if total != int64(len(ids))+2 {
+		t.Fatalf("imported counts add up to %d, want %d", total, len(ids)+2)
 	}
 }
 
@@ -179,7 +215,7 @@ func TestMaxImportedHLC(t *testing.T) {
 		if c.fail {
 			appendFn = func([]agent.Item) error { return errors.New("broker down") }
 		}
-		_, err := s.Import(ctx, c.peer, at(c.hlc), nil, appendFn)
+		_, err := importOnce(ctx, s, c.peer, at(c.hlc), nil, appendFn)
 		if (err != nil) != c.fail {
 			t.Fatalf("import from %s: %v", c.peer, err)
 		}

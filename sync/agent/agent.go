@@ -36,11 +36,19 @@ type Item struct {
 type Store interface {
 	// Checkpoint is the stored cursor for peer (empty: from the start).
 	Checkpoint(ctx context.Context, peer string) (exchange.Cursor, error)
-	// Import claims the items' event ids for peer, calls appendFresh with
-	// the items not claimed before, and stores cursor, all in one
-	// transaction that commits only when appendFresh succeeded. It returns
-	// how many items were fresh.
-	Import(ctx context.Context, peer string, items []Item, cursor exchange.Cursor, appendFresh func([]Item) error) (int, error)
+	// Claim claims, in one committed transaction, the event ids of items
+	// that were never claimed, as one pending batch of owner started at
+	// at; it returns those items and the batch (0 when none is fresh).
+	Claim(ctx context.Context, peer string, owner uuid.UUID, items []Item, at time.Time) ([]Item, int64, error)
+	// Settle makes the claims of batch (0: none) final once its items are
+	// in the local log, and stores cursor and the counts of fresh and
+	// duplicate items, in one transaction.
+	Settle(ctx context.Context, peer string, batch int64, items []Item, fresh int, cursor exchange.Cursor) error
+	// Pending lists the batches that were claimed and never settled.
+	Pending(ctx context.Context) ([]Batch, error)
+	// Resolve ends a pending batch: the claims of found become final, the
+	// others are released (a later pull claims them again).
+	Resolve(ctx context.Context, batch int64, found []uuid.UUID) (settled, released int, err error)
 	// Contact records a pull's end: when, the lag it left, its error.
 	Contact(ctx context.Context, peer string, at time.Time, lag int64, pullErr error) error
 	// Paused tells whether the peer is paused.
@@ -54,11 +62,23 @@ type Store interface {
 	MarkVerified(ctx context.Context, peer string, d exchange.RangeDigest) error
 }
 
+// Batch is a pending import batch: claimed, perhaps appended, not settled.
+type Batch struct {
+	ID      int64
+	Peer    string
+	Owner   uuid.UUID // the agent that claimed it
+	Started time.Time // before its first append, by the owner's clock
+	IDs     []uuid.UUID
+}
+
 // Log appends to the local event log and calls done once the record is
 // acknowledged (internal/kafka's Producer).
 type Log interface {
 	Append(ctx context.Context, topic string, key, value []byte, headers map[string]string, done func(error))
 }
+
+// LogReader reads the local event log back (internal/kafka.ReadSince).
+type LogReader func(ctx context.Context, topic string, since time.Time, fn func(events.LogRecord) error) error
 
 // TokenSource returns a bearer token for this peer's client.
 type TokenSource func(ctx context.Context) (string, error)
@@ -69,6 +89,7 @@ type Options struct {
 	Peers  []exchange.Peer
 	Store  Store
 	Log    Log
+	Reader LogReader
 	Topic  string // the local events topic
 	Codec  *events.Codec
 	Token  TokenSource
@@ -92,24 +113,19 @@ type Agent struct {
 	o Options
 	m *metrics
 
-	// unsettled holds the ids of events this agent appended to the local
-	// log whose claims did not commit (the database failed after the
-	// log's acknowledgement). The chunk comes again; its claims are then
-	// fresh, but these ids are not appended a second time. Only a crash of
-	// the agent inside that window can still append an event twice, which
-	// the projectors apply once.
-	unsettledMu sync.Mutex
-	unsettled   map[uuid.UUID]struct{}
+	// owner tells this agent's batches from those of earlier processes.
+	owner uuid.UUID
+	// failed holds this agent's batches whose import failed after their
+	// claims committed (an append or the settling failed); Recover
+	// resolves them before the next import.
+	recoverMu sync.Mutex
+	failed    map[int64]bool
 }
-
-// maxUnsettled bounds Agent.unsettled; past it the set is dropped (a later
-// retry may then append some events twice, applied once).
-const maxUnsettled = 1 << 20
 
 // New returns an Agent.
 func New(o Options) (*Agent, error) {
-	if o.Self == "" || o.Store == nil || o.Log == nil || o.Topic == "" || o.Codec == nil || o.Token == nil || o.Client == nil {
-		return nil, errors.New("agent: Self, Store, Log, Topic, Codec, Token and Client are required")
+	if o.Self == "" || o.Store == nil || o.Log == nil || o.Reader == nil || o.Topic == "" || o.Codec == nil || o.Token == nil || o.Client == nil {
+		return nil, errors.New("agent: Self, Store, Log, Reader, Topic, Codec, Token and Client are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -127,11 +143,23 @@ func New(o Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{o: o, m: m, unsettled: map[uuid.UUID]struct{}{}}, nil
+	return &Agent{o: o, m: m, owner: uuid.New(), failed: map[int64]bool{}}, nil
 }
 
-// Run pulls from every peer with a URL until ctx is done.
+// Run pulls from every peer with a URL until ctx is done. It first
+// resolves the import batches that earlier processes left pending.
 func (a *Agent) Run(ctx context.Context) error {
+	for backoff := time.Second; ; backoff = min(2*backoff, a.o.MaxBackoff) {
+		err := a.Recover(ctx, true)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		a.o.Logger.Warn("sync: resolving pending imports failed", "error", err, "retry_in", backoff)
+		sleep(ctx, backoff)
+	}
 	var wg sync.WaitGroup
 	for _, p := range a.o.Peers {
 		if p.URL == "" {
@@ -234,7 +262,7 @@ func (a *Agent) Pull(ctx context.Context, p exchange.Peer) (Pull, error) {
 		}
 		return nil
 	}, func(c exchange.Cursor) error {
-		n, err := a.importChunk(ctx, p.ID, chunk, c)
+		n, err := a.Import(ctx, p.ID, chunk, c)
 		if err != nil {
 			return fmt.Errorf("importing: %w", err)
 		}
@@ -349,35 +377,116 @@ func (a *Agent) item(p exchange.Peer, rec *exchange.Record) (Item, bool) {
 	return Item{EventID: e.ID, HLC: hlc, Key: append([]byte(nil), rec.Key...), Value: append([]byte(nil), rec.Value...), Headers: hs}, true
 }
 
-// importChunk imports items with their claims and cursor (Store.Import),
-// appending to the local log only the fresh items that an earlier, failed
-// import of this agent did not already append.
-func (a *Agent) importChunk(ctx context.Context, peer string, items []Item, cursor exchange.Cursor) (int, error) {
-	n, err := a.o.Store.Import(ctx, peer, items, cursor, func(fresh []Item) error {
-		send := fresh[:0:0]
-		a.unsettledMu.Lock()
-		for _, it := range fresh {
-			if _, done := a.unsettled[it.EventID]; !done {
-				send = append(send, it)
-			}
-		}
-		a.unsettledMu.Unlock()
-		return a.appendAll(send)
-	})
-	if err == nil {
-		// Every item's claim is now committed, by this import or an
-		// earlier one.
-		a.unsettledMu.Lock()
-		for _, it := range items {
-			delete(a.unsettled, it.EventID)
-		}
-		a.unsettledMu.Unlock()
+// Import imports items received from peer: it claims the event ids never claimed here,
+// appends those items to the local log, then settles the claims with the
+// cursor. A claim commits before its append, so an event is appended once
+// even if the agent dies in between: Recover then finds what reached the
+// log and releases the rest for the next pull, which still starts before
+// them (the cursor moves only with the settling).
+func (a *Agent) Import(ctx context.Context, peer string, items []Item, cursor exchange.Cursor) (int, error) {
+	if err := a.Recover(ctx, false); err != nil {
+		return 0, fmt.Errorf("resolving an earlier failed import: %w", err)
 	}
-	return n, err
+	fresh, batch, err := a.o.Store.Claim(ctx, peer, a.owner, items, time.Now())
+	if err != nil {
+		return 0, fmt.Errorf("claiming: %w", err)
+	}
+	if err := a.appendAll(fresh); err != nil {
+		a.fail(batch)
+		return 0, fmt.Errorf("appending to the local log: %w", err)
+	}
+	if err := a.o.Store.Settle(ctx, peer, batch, items, len(fresh), cursor); err != nil {
+		a.fail(batch)
+		return 0, fmt.Errorf("settling: %w", err)
+	}
+	return len(fresh), nil
 }
 
-// appendAll appends items and waits for every acknowledgement; each
-// acknowledged id is unsettled until its claim commits.
+func (a *Agent) fail(batch int64) {
+	if batch == 0 {
+		return
+	}
+	a.recoverMu.Lock()
+	a.failed[batch] = true
+	a.recoverMu.Unlock()
+}
+
+// Recover resolves pending import batches from the local log: the claims
+// of the events found there (appended, never settled) become final; the
+// others are released, to be claimed and appended by a later pull. It
+// resolves this agent's failed batches, and with foreign the batches of
+// every other owner too (Run does that once at its start: they are left
+// by processes that died; an operator's `sync repair` running at that very
+// moment is the one owner alive it may cut short).
+func (a *Agent) Recover(ctx context.Context, foreign bool) error {
+	a.recoverMu.Lock()
+	defer a.recoverMu.Unlock()
+	if len(a.failed) == 0 && !foreign {
+		return nil
+	}
+	pending, err := a.o.Store.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	var todo []Batch
+	want := map[uuid.UUID]bool{}
+	since := time.Now()
+	for _, b := range pending {
+		if a.failed[b.ID] || (foreign && b.Owner != a.owner) {
+			todo = append(todo, b)
+			for _, id := range b.IDs {
+				want[id] = false
+			}
+			if b.Started.Before(since) {
+				since = b.Started
+			}
+		}
+	}
+	if len(todo) > 0 {
+		// Its records are stamped after Started by the owner's clock; the
+		// margin covers a clock that stepped back.
+		err := a.o.Reader(ctx, a.o.Topic, since.Add(-recoverMargin), func(r events.LogRecord) error {
+			if _, imported := r.Headers[exchange.HeaderVia]; !imported {
+				return nil
+			}
+			e, err := a.o.Codec.DecodeEnvelope(r.Value)
+			if err != nil {
+				return nil // not this agent's: it appends only what decodes
+			}
+			if _, ok := want[e.ID]; ok {
+				want[e.ID] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading the local log back: %w", err)
+		}
+	}
+	for _, b := range todo {
+		var found []uuid.UUID
+		for _, id := range b.IDs {
+			if want[id] {
+				found = append(found, id)
+			}
+		}
+		settled, released, err := a.o.Store.Resolve(ctx, b.ID, found)
+		if err != nil {
+			return err
+		}
+		delete(a.failed, b.ID)
+		a.m.records.WithLabelValues(b.Peer, "appended").Add(float64(settled))
+		a.o.Logger.Info("sync: resolved an interrupted import", "peer", b.Peer, "batch", b.ID,
+			"in_log", settled, "released", released, "own", b.Owner == a.owner)
+	}
+	clear(a.failed) // resolved, or gone (resolved by another agent)
+	return nil
+}
+
+// recoverMargin is how far before a pending batch's start Recover reads
+// the local log.
+const recoverMargin = 5 * time.Minute
+
+// appendAll appends items and waits for every acknowledgement.
 func (a *Agent) appendAll(items []Item) error {
 	if len(items) == 0 {
 		return nil
@@ -388,18 +497,10 @@ func (a *Agent) appendAll(items []Item) error {
 	wg.Add(len(items))
 	for _, it := range items {
 		a.o.Log.Append(context.Background(), a.o.Topic, it.Key, it.Value, it.Headers, func(err error) {
-			mu.Lock()
 			if err != nil {
+				mu.Lock()
 				errs = append(errs, err)
-			}
-			mu.Unlock()
-			if err == nil {
-				a.unsettledMu.Lock()
-				if len(a.unsettled) >= maxUnsettled {
-					clear(a.unsettled)
-				}
-				a.unsettled[it.EventID] = struct{}{}
-				a.unsettledMu.Unlock()
+				mu.Unlock()
 			}
 			wg.Done()
 		})

@@ -4,15 +4,15 @@
 // the local event log — value and key byte for byte, headers kept, the
 // HeaderVia path extended by the peer it came from.
 //
-// Import is at-least-once and its effect exactly once: for each chunk the
-// agent opens a store transaction, claims the chunk's event ids (a claim
-// that exists already means another peer delivered the event first: it is
-// not appended again), appends the rest and waits for the log's
-// acknowledgement, then stores the peer's cursor and commits. A crash before
-// the commit leaves neither claims nor cursor: the chunk comes again, and
-// only a crash between the acknowledgement and the commit can append an
-// event twice — which the projectors apply once (their merges are
-// idempotent).
+// Delivery is at-least-once and every event is in the local log exactly
+// once: for each chunk the agent claims the event ids in the store and
+// commits (a claim that exists already means another peer delivered the
+// event first: it is not appended again), appends the fresh records and
+// waits for the log's acknowledgement, then settles the claims and stores
+// the peer's cursor. A batch whose settling never came (the agent died, the
+// broker or the database failed) is resolved by Recover from the log
+// itself: claims of the events found there become final, the others are
+// released for the next pull, which starts before them.
 //
 // Events whose origin is this peer are dropped (exporters do not send them;
 // the check is a second line).

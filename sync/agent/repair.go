@@ -163,7 +163,7 @@ func (a *Agent) reread(ctx context.Context, p exchange.Peer, part int32, from, u
 		}
 		return nil
 	}, func(exchange.Cursor) error {
-		n, err := a.importChunk(ctx, p.ID, chunk, exchange.Cursor{})
+		n, err := a.Import(ctx, p.ID, chunk, exchange.Cursor{})
 		appended += n
 		chunk = chunk[:0]
 		return err
