@@ -36,9 +36,11 @@ const (
 // range this peer verified before with the same digest is done. For any
 // other range the round lists its ids (16 bytes each), finds those never
 // imported here, re-reads just the offsets holding them, and once none is
-// missing stores the range as verified. So a round reads p's whole log at
-// p but sends little more than one digest per range when nothing
-// diverged, and a widened agreement changes the digests of exactly the
+// missing stores the range as verified. The exporter keeps the digests of
+// whole ranges it summed (per peer and agreement) in memory, so after its
+// first round since a start it reads only the ranges new since the last,
+// and a round sends little more than one digest per range when nothing
+// diverged; a widened agreement changes the digests of exactly the
 // ranges it lets more through. It repairs what the log-following pull
 // cannot see: events behind the checkpoint that were never appended (an
 // agreement widened after they were passed over, a restore of this peer

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,6 +64,7 @@ type Options struct {
 type Exporter struct {
 	o         Options
 	bySubject map[string]exchange.Peer
+	digests   digestCache
 
 	sent, filtered *prometheus.CounterVec
 }
@@ -77,7 +80,7 @@ func New(o Options) (*Exporter, error) {
 	if o.Chunk <= 0 {
 		o.Chunk = 2500
 	}
-	x := &Exporter{o: o, bySubject: map[string]exchange.Peer{}}
+	x := &Exporter{o: o, bySubject: map[string]exchange.Peer{}, digests: digestCache{m: map[digestKey]map[int64]exchange.RangeDigest{}}}
 	for _, p := range o.Peers {
 		if p.Subject != "" {
 			x.bySubject[p.Subject] = p
@@ -167,6 +170,28 @@ func (x *Exporter) Export(ctx context.Context, peer exchange.Peer, r Request, w 
 		cursor = exchange.Cursor{}
 	}
 	st := Stats{Cursor: cursor}
+	if r.DigestSpan > 0 && (r.Partition == nil || r.Until <= 0) {
+		return st, errors.New("export: digests need a partition and an until offset")
+	}
+	agreement := peer.Agreement(x.o.Levels)
+	fw := exchange.NewWriter(w)
+	// Digest mode: whole ranges summed before for this peer and agreement
+	// are sent from memory (the log is append-only: nothing in a whole range
+	// changes), so a round reads only the ranges new since the last one.
+	var cacheKey digestKey
+	if r.DigestSpan > 0 {
+		cacheKey = digestKeyOf(peer.ID, agreement, *r.Partition, r.DigestSpan)
+		for from := cursor[*r.Partition]; from%r.DigestSpan == 0 && from+r.DigestSpan <= r.Until; from += r.DigestSpan {
+			d, ok := x.digests.get(cacheKey, from)
+			if !ok {
+				break
+			}
+			if err := fw.WriteRecord(d.Record()); err != nil {
+				return st, err
+			}
+			cursor[*r.Partition] = d.Until
+		}
+	}
 	var only []int32
 	if r.Partition != nil {
 		only = []int32{*r.Partition}
@@ -176,8 +201,6 @@ func (x *Exporter) Export(ctx context.Context, peer exchange.Peer, r Request, w 
 		return st, fmt.Errorf("opening the log: %w", err)
 	}
 	defer tail.Close()
-	agreement := peer.Agreement(x.o.Levels)
-	fw := exchange.NewWriter(w)
 	sent := x.sent.WithLabelValues(peer.ID)
 	empty := 0 // polls in a row that found nothing before the end offsets
 	ended := func() bool {
@@ -195,10 +218,10 @@ func (x *Exporter) Export(ctx context.Context, peer exchange.Peer, r Request, w 
 		}
 		copy(rng.Sum[:], rngSum.Sum(nil))
 		rngSum = nil
+		if rng.Until == rng.From+r.DigestSpan && cursor[rng.Partition] >= rng.Until {
+			x.digests.put(cacheKey, rng) // a whole range, read to its end
+		}
 		return fw.WriteRecord(rng.Record())
-	}
-	if r.DigestSpan > 0 && (r.Partition == nil || r.Until <= 0) {
-		return st, errors.New("export: digests need a partition and an until offset")
 	}
 	for st.Read < r.Max && !ended() {
 		wait := 2 * time.Second // enough for the fetch of records known to exist
@@ -287,6 +310,55 @@ func (x *Exporter) Export(ctx context.Context, peer exchange.Peer, r Request, w 
 		return st, err
 	}
 	return st, fw.Flush()
+}
+
+// digestKey names the ranges of one partition summed for one peer under one
+// agreement with one span.
+type digestKey struct {
+	peer, agreement string
+	partition       int32
+	span            int64
+}
+
+func digestKeyOf(peer string, a exchange.Agreement, partition int32, span int64) digestKey {
+	return digestKey{peer: peer, agreement: strings.Join(a.Levels, "\x1f") + "\x1e" + a.MaxClassification + "\x1e" + strings.Join(a.Sources, "\x1f"),
+		partition: partition, span: span}
+}
+
+// digestCache keeps the digests of whole ranges, by key and first offset.
+// It lives as long as the process: a log restored from a backup comes with
+// a restart.
+type digestCache struct {
+	mu sync.Mutex
+	m  map[digestKey]map[int64]exchange.RangeDigest
+	n  int
+}
+
+// maxCachedDigests bounds the cache (about 100 bytes each): past it, it
+// starts again empty.
+const maxCachedDigests = 1 << 20
+
+func (c *digestCache) get(k digestKey, from int64) (exchange.RangeDigest, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.m[k][from]
+	return d, ok
+}
+
+func (c *digestCache) put(k digestKey, d exchange.RangeDigest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n >= maxCachedDigests {
+		clear(c.m)
+		c.n = 0
+	}
+	if c.m[k] == nil {
+		c.m[k] = map[int64]exchange.RangeDigest{}
+	}
+	if _, ok := c.m[k][d.From]; !ok {
+		c.n++
+	}
+	c.m[k][d.From] = d
 }
 
 // decide tells whether rec may be sent to peer, and if not, why; it also

@@ -73,37 +73,59 @@ func TestDigests(t *testing.T) {
 		t.Fatal(err)
 	}
 	part := int32(0)
-	var buf bytes.Buffer
-	if _, err := x.Export(context.Background(), peer, Request{From: exchange.Cursor{0: 0}, Max: 25, Partition: &part, Until: 25, DigestSpan: 10}, &buf, nil); err != nil {
-		t.Fatal(err)
-	}
-	rd := exchange.NewReader(&buf)
-	var got []exchange.RangeDigest
-	for {
-		rec, _, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	digests := func(p exchange.Peer, until int64) ([]exchange.RangeDigest, Stats) {
+		t.Helper()
+		var buf bytes.Buffer
+		st, err := x.Export(context.Background(), p, Request{From: exchange.Cursor{0: 0}, Max: int(until), Partition: &part, Until: until, DigestSpan: 10}, &buf, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec != nil {
-			d, err := exchange.DigestOf(rec)
-			if err != nil {
-				t.Fatalf("a record frame that is not a digest: %v", err)
+		rd := exchange.NewReader(&buf)
+		var got []exchange.RangeDigest
+		for {
+			rec, _, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				return got, st
 			}
-			got = append(got, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec != nil {
+				d, err := exchange.DigestOf(rec)
+				if err != nil {
+					t.Fatalf("a record frame that is not a digest: %v", err)
+				}
+				got = append(got, d)
+			}
 		}
 	}
+	got, st := digests(peer, 25)
 	bounds := [][2]int64{{0, 10}, {10, 20}, {20, 25}}
-	if len(got) != len(bounds) {
-		t.Fatalf("%d digests, want %d: %+v", len(got), len(bounds), got)
+	if len(got) != len(bounds) || st.Read != 25 {
+		t.Fatalf("%d digests, want %d, after reading %d records: %+v", len(got), len(bounds), st.Read, got)
 	}
 	for i, d := range got {
 		ids := want[bounds[i][0]]
 		if d.From != bounds[i][0] || d.Until != bounds[i][1] || d.Count != int64(len(ids)/16) || d.Sum != sha256.Sum256(ids) {
 			t.Errorf("range %d: %d-%d, %d ids; want %d-%d, %d ids, and the SHA-256 of them", i, d.From, d.Until, d.Count, bounds[i][0], bounds[i][1], len(ids)/16)
 		}
+	}
+	// Again: the two whole ranges come from memory, only the last is read.
+	again, st := digests(peer, 25)
+	if st.Read != 5 || len(again) != 3 || again[0] != got[0] || again[1] != got[1] || again[2] != got[2] {
+		t.Fatalf("second round read %d records: %+v, want 5 and %+v", st.Read, again, got)
+	}
+	// Another agreement has digests of its own: read again, and different
+	// where SECRET records lie.
+	wide := peer
+	wide.Export.MaxClassification = "SECRET"
+	other, st := digests(wide, 25)
+	if st.Read != 25 || len(other) != 3 || other[0].Count != got[0].Count+1 || other[0].Sum == got[0].Sum {
+		t.Fatalf("a wider agreement read %d records: %+v", st.Read, other)
+	}
+	// A range cut short at the log's end is never kept.
+	if _, st := digests(peer, 25); st.Read != 5 {
+		t.Fatalf("third round read %d records, want 5", st.Read)
 	}
 	// Without an until offset there are no ranges to digest.
 	if _, err := x.Export(context.Background(), peer, Request{Max: 25, DigestSpan: 10}, io.Discard, nil); err == nil {
