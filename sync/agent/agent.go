@@ -475,6 +475,7 @@ func (a *Agent) Recover(ctx context.Context, foreign bool) error {
 		}
 		delete(a.failed, b.ID)
 		a.m.records.WithLabelValues(b.Peer, "appended").Add(float64(settled))
+		a.m.records.WithLabelValues(b.Peer, "released").Add(float64(released))
 		a.o.Logger.Info("sync: resolved an interrupted import", "peer", b.Peer, "batch", b.ID,
 			"in_log", settled, "released", released, "own", b.Owner == a.owner)
 	}

@@ -22,7 +22,7 @@ func newMetrics(reg prometheus.Registerer, peers []exchange.Peer) (*metrics, err
 	m := &metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "heimdall_sync_import_records_total",
-			Help: "Records received from peers, by peer and outcome (appended; duplicate: another peer delivered it first; echo: of this peer's own origin; undecodable; repaired: appended by anti-entropy).",
+			Help: "Records received from peers, by peer and outcome (appended; duplicate: another peer delivered it first; echo: of this peer's own origin; undecodable; repaired: appended by anti-entropy; released: claimed by an interrupted import that never reached the log, to be appended by a later pull).",
 		}, []string{"peer", "outcome"}),
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "heimdall_sync_pulls_total", Help: "Pulls from peers, by peer and outcome (ok, refused, error).",
