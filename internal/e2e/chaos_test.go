@@ -270,6 +270,7 @@ func TestSyncSurvivesBrokerAndPostgresKill(t *testing.T) {
 			t.Errorf("%s recorded no conflict: %s", s.id, out)
 		}
 	}
+	sameConflicts(t, sites)
 	var v struct {
 		Classification string `json:"classification"`
 	}

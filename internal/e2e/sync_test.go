@@ -406,6 +406,34 @@ func TestSyncThreePeersConverge(t *testing.T) {
 		}
 	}
 	t.Logf("sync status at a:\n%s", out)
+	// Every site recorded the same conflicts: every concurrent pair of
+	// changes, whatever order its events arrived in.
+	sameConflicts(t, sites)
+}
+
+// sameConflicts checks that every site recorded as many reclassification
+// conflicts (sync status's total), and at least one.
+func sameConflicts(t *testing.T, sites []*site) {
+	t.Helper()
+	var counts []string
+	for _, s := range sites {
+		out, err := s.run(nil, "sync", "status")
+		if err != nil {
+			t.Fatalf("%s: sync status: %v\n%s", s.id, err, out)
+		}
+		_, rest, ok := strings.Cut(out, "reclassification conflicts recorded: ")
+		n, _, _ := strings.Cut(rest, " ")
+		if !ok || n == "" {
+			t.Fatalf("%s: sync status without the conflicts total:\n%s", s.id, out)
+		}
+		counts = append(counts, n)
+	}
+	for i := range counts {
+		if counts[i] != counts[0] || counts[i] == "0" {
+			t.Fatalf("conflicts recorded per site: %v, want one equal count above 0", counts)
+		}
+	}
+	t.Logf("each site recorded %s reclassification conflicts", counts[0])
 }
 
 // store0 opens the site's graph store.

@@ -30,9 +30,10 @@ import (
 //     tables, those of changed states rewritten (see apply for how), and
 //     provenance, contributions and projection errors inserted (ON
 //     CONFLICT DO NOTHING), pending reclassifications kept or merged
-//     (settlePending), the reclassification conflicts met recorded (the
-//     plan's and those against stored and pending registers) and the next
-//     offsets stored, in one pipelined round trip;
+//     (settlePending), the batch's classification changes added to the
+//     reclassifications log with the conflicts they bring against it
+//     (graph.NewConflicts) and the next offsets stored, in one pipelined
+//     round trip;
 //  5. retractions are applied last (applyRetraction).
 //
 // Concurrent batches on different partitions may touch the same keys: the
@@ -141,7 +142,14 @@ func (s *Store) apply(ctx context.Context, tx pgx.Tx, req graph.ApplyRequest, sa
 	}
 	queueErrors(&final, g, ch.Errors)
 	var conflicts int64
-	queueConflicts(&final, g, append(slices.Clone(ch.Conflicts), final.conflicts...), &conflicts)
+	if len(ch.Reclassifications) > 0 {
+		cs, err := newConflicts(ctx, tx, g, ch.Reclassifications)
+		if err != nil {
+			return 0, err
+		}
+		queueReclassifications(&final, g, ch.Reclassifications)
+		queueConflicts(&final, g, cs, &conflicts)
+	}
 	queueOffsets(&final, g, ch.Offsets)
 	if err := final.send(ctx, tx); err != nil {
 		return 0, fmt.Errorf("writing graph changes: %w", err)
@@ -304,7 +312,6 @@ func (s *Store) applyEntities(ctx context.Context, tx pgx.Tx, gen graph.Generati
 			return nil, fmt.Errorf("entity state %s neither inserted nor found", d.Key)
 		}
 		ids[d.Key] = st.graphid
-		out.conflict(graph.RecordEntity, d.Key, st.Reclassification, d.Reclassification)
 		merged := graph.MergeEntity(st.EntityState, d)
 		if merged.Equal(st.EntityState) {
 			continue
@@ -350,8 +357,7 @@ func queueRelationUpdate(out *writes, g string, changed []graph.RelationState) {
 		u.keys, u.firstSeen, u.lastSeen, u.sources, u.vectors, u.attrs, u.classes, u.reclass, u.levels)
 }
 
-// settlePending applies the rules of reclassifications against existence
-// (and records a conflict between the batch's register and a pending one):
+// settlePending applies the rules of reclassifications against existence:
 // a reclassification-only delta of a record that does not exist is kept
 // as pending (and never creates the record); a pending reclassification
 // is merged into the delta of a record the batch touches (creating or
@@ -369,14 +375,12 @@ func settlePending[S any](out *writes, g, typ string, deltas []S, exists map[str
 		key, only, r := parts(d)
 		if only && !exists[key] {
 			if p, ok := pending[key]; ok {
-				out.conflict(typ, key, p, r)
 				r = graph.LaterReclassification(r, p)
 			}
 			park = append(park, pendingReclass{typ: typ, key: key, r: r})
 			continue
 		}
 		if p, ok := pending[key]; ok {
-			out.conflict(typ, key, p, r)
 			d = with(d, p)
 			merged = append(merged, key)
 		}
@@ -553,7 +557,6 @@ func (s *Store) applyRelations(ctx context.Context, tx pgx.Tx, gen graph.Generat
 		if !ok {
 			return fmt.Errorf("relation state %s neither inserted nor found", d.Key)
 		}
-		out.conflict(graph.RecordRelation, d.Key, st.Reclassification, d.Reclassification)
 		merged := graph.MergeRelation(st.RelationState, d)
 		if d.ClassifyOnly {
 			d.SourceKey, d.TargetKey = st.SourceKey, st.TargetKey
@@ -777,9 +780,6 @@ type writes struct {
 	batch  pgx.Batch
 	expect []int64  // per queued statement; -1 when any count will do
 	count  []*int64 // per queued statement: where to store its row count, if anywhere
-	// conflicts are the reclassification conflicts met merging the batch
-	// into what is stored (the batch's own are in its Changes).
-	conflicts []graph.Conflict
 }
 
 func (w *writes) queue(expect int64, sql string, args ...any) {
@@ -792,14 +792,6 @@ func (w *writes) queue(expect int64, sql string, args ...any) {
 func (w *writes) queueCounted(n *int64, sql string, args ...any) {
 	w.queue(-1, sql, args...)
 	w.count[len(w.count)-1] = n
-}
-
-// conflict records the conflict, if any, between a stored (or pending)
-// register and the batch's (graph.DetectConflict).
-func (w *writes) conflict(typ, key string, stored, batch graph.Reclassification) {
-	if c, ok := graph.DetectConflict(typ, key, stored, batch); ok {
-		w.conflicts = append(w.conflicts, c)
-	}
 }
 
 // errElementMissing says an update by graphid found fewer vertices than

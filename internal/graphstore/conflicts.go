@@ -39,6 +39,61 @@ func newConflictsCounter(reg prometheus.Registerer) (prometheus.Counter, error) 
 	return c, nil
 }
 
+// newConflicts returns the conflicts that the batch's classification
+// changes bring against the reclassifications log (graph.NewConflicts). The
+// batch runs exclusively (it holds classification changes), so the log
+// does not change under it.
+func newConflicts(ctx context.Context, tx pgx.Tx, g string, rs []graph.Reclassified) ([]graph.Conflict, error) {
+	types, keys := make([]string, 0, len(rs)), make([]string, 0, len(rs))
+	for i, r := range rs {
+		if i > 0 && r.RecordType == rs[i-1].RecordType && r.RecordKey == rs[i-1].RecordKey {
+			continue
+		}
+		types, keys = append(types, r.RecordType), append(keys, r.RecordKey)
+	}
+	rows, err := tx.Query(ctx, `SELECT r.record_type, r.record_key, r.event_id, r.level, r.hlc, r.peer, r.vector::text
+		FROM unnest($1::text[], $2::text[]) AS u(t, k)
+		JOIN `+g+`.reclassifications r ON r.record_type = u.t AND r.record_key = u.k`, types, keys)
+	if err != nil {
+		return nil, fmt.Errorf("reading the reclassifications log: %w", err)
+	}
+	var (
+		history []graph.Reclassified
+		r       graph.Reclassified
+		hlc     int64
+		vec     string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&r.RecordType, &r.RecordKey, &r.EventID, &r.Level, &hlc, &r.Peer, &vec}, func() error {
+		r.HLC, r.Vector = events.HLC(hlc), nil
+		if err := json.Unmarshal([]byte(vec), &r.Vector); err != nil {
+			return fmt.Errorf("decoding the vector of reclassification %s: %w", r.EventID, err)
+		}
+		r.Vector = nonEmpty(r.Vector)
+		history = append(history, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the reclassifications log: %w", err)
+	}
+	return graph.NewConflicts(history, rs), nil
+}
+
+// queueReclassifications queues the insert of the batch's classification
+// changes into the reclassifications log (sorted: one lock order).
+func queueReclassifications(out *writes, g string, rs []graph.Reclassified) {
+	n := len(rs)
+	types, keys, ids, levels, peers, vecs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	hlcs := make([]int64, n)
+	for i, r := range rs {
+		types[i], keys[i], ids[i], levels[i], hlcs[i], peers[i] = r.RecordType, r.RecordKey, r.EventID.String(), r.Level, int64(r.HLC), r.Peer
+		vecs[i] = string(graph.AppendJSONVector(nil, r.Vector))
+	}
+	out.queue(-1, `INSERT INTO `+g+`.reclassifications (record_type, record_key, event_id, level, hlc, peer, vector)
+		SELECT t, k, i, l, h, p, v::jsonb FROM unnest($1::text[], $2::text[], $3::text[]::uuid[], $4::text[], $5::bigint[], $6::text[], $7::text[])
+			AS u(t, k, i, l, h, p, v)
+		ON CONFLICT DO NOTHING`, types, keys, ids, levels, hlcs, peers, vecs)
+}
+
 // queueConflicts queues the insert of the conflicts met by a batch (once
 // each, in key order); n receives how many were not recorded before.
 func queueConflicts(out *writes, g string, cs []graph.Conflict, n *int64) {

@@ -118,11 +118,18 @@ func TestReclassificationConflicts(t *testing.T) {
 		t.Fatalf("registered metrics %v %v", exported, err)
 	}
 	// A change made after seeing the winner (its vector includes b's):
-	// it supersedes it, no conflict.
+	// it supersedes b, no conflict with it; but it never saw a, which it
+	// is compared with too (the log keeps every change): a conflict.
 	later := changeAt(d.Key, "entity", "CONFIDENTIAL", "site-c", 4, b.Vector)
 	apply(later)
-	if cs := conflictRows(t, s, gen); len(cs) != 1 || metric() != 1 {
-		t.Fatalf("a dominating change was recorded as a conflict: %+v", cs)
+	cs = conflictRows(t, s, gen)
+	if len(cs) != 2 || metric() != 2 {
+		t.Fatalf("after a change dominating b, concurrent with a: %+v, metric %v", cs, metric())
+	}
+	for _, c := range cs {
+		if c.Loser.EventID != a.ID || (c.Winner.EventID != b.ID && c.Winner.EventID != later.ID) {
+			t.Fatalf("conflict %+v: want a losing to b and to the later change", c)
+		}
 	}
 	if v, err := s.Entity(ctx, d.Key); err != nil || v.Classification != "CONFIDENTIAL" {
 		t.Fatalf("after the dominating change: %+v %v", v, err)
@@ -139,7 +146,7 @@ func TestReclassificationConflicts(t *testing.T) {
 	apply(changeAt(rel.Key, "relation", "SECRET", "site-a", 7, nil))
 	apply(entity(d2, "b", 5), entity(ip2, "b", 5), rel, changeAt(rel.Key, "relation", "CONFIDENTIAL", "site-c", 8, nil))
 	cs = conflictRows(t, s, gen)
-	if len(cs) != 4 || metric() != 4 {
+	if len(cs) != 5 || metric() != 5 {
 		t.Fatalf("pending and relation conflicts: %+v, metric %v", cs, metric())
 	}
 	for _, c := range cs {
@@ -152,8 +159,7 @@ func TestReclassificationConflicts(t *testing.T) {
 	}
 
 	// Every order of arrival, in fresh generations: the same winner, the
-	// same digest; the conflicts found depend on the order, but each is a
-	// concurrent pair and never makes the loser win.
+	// same digest, and the same conflicts: a–b and a–later, each once.
 	es := []events.Event{obs, a, b, later}
 	var wantDigest string
 	permute(len(es), func(order []int) {
@@ -181,11 +187,11 @@ func TestReclassificationConflicts(t *testing.T) {
 			t.Fatalf("order %v: digest %s, want %s", order, digest, wantDigest)
 		}
 		found := conflictRows(t, s, g)
-		if len(found) == 0 {
-			t.Fatalf("order %v: no conflict (b and a are concurrent, a and the later change too)", order)
+		if len(found) != 2 {
+			t.Fatalf("order %v: %d conflicts %+v, want a–b and a–later", order, len(found), found)
 		}
 		for _, c := range found {
-			if c.Loser.EventID == later.ID || (c.Winner.EventID == later.ID && c.Loser.EventID == b.ID) {
+			if c.Loser.EventID != a.ID || (c.Winner.EventID != b.ID && c.Winner.EventID != later.ID) {
 				t.Fatalf("order %v: conflict %+v", order, c)
 			}
 		}
@@ -376,10 +382,10 @@ func TestClassifyReadsCurrentFromStore(t *testing.T) {
 	}
 }
 
-// A generation of layout 6 (registers without vectors, no conflicts table)
-// is upgraded in place: its stored registers decode with empty vectors,
-// which any change dominates, so none is a conflict; new concurrent pairs
-// are.
+// A generation of layout 6 (registers without vectors, no conflicts table,
+// no reclassifications log) is upgraded in place: its stored registers
+// decode with empty vectors, and start the log so, which any change
+// dominates, so none is a conflict; new concurrent pairs are.
 func TestLayoutUpgradeTo7(t *testing.T) {
 	ctx := context.Background()
 	url := testDatabase(t)
@@ -396,6 +402,7 @@ func TestLayoutUpgradeTo7(t *testing.T) {
 		`UPDATE ` + g + `.entity_state SET reclassification = reclassification - 'vector' WHERE reclassification IS NOT NULL`,
 		`ALTER TABLE ` + g + `.pending_reclassifications DROP COLUMN vector`,
 		`DROP TABLE ` + g + `.reclassification_conflicts`,
+		`DROP TABLE ` + g + `.reclassifications`,
 		`UPDATE heimdall.generations SET layout = 6`,
 	} {
 		if _, err := s.pool.Exec(ctx, stmt); err != nil {
@@ -424,5 +431,48 @@ func TestLayoutUpgradeTo7(t *testing.T) {
 	}
 	if cs := conflictRows(t, s2, gen); len(cs) != 1 || cs[0].RecordKey != d2.Key {
 		t.Fatalf("conflicts after the upgrade: %+v", cs)
+	}
+}
+
+// A generation of layout 7 (no reclassifications log) is upgraded in place:
+// the log starts with the registers its records and pending
+// reclassifications keep, vectors included, so a later change concurrent
+// with one of them is a conflict.
+func TestLayoutUpgradeTo8(t *testing.T) {
+	ctx := context.Background()
+	url := testDatabase(t)
+	s := openStore(t, url)
+	w := newLogWriter(t)
+	d1, d2 := domain(1), domain(2)
+	a1 := changeAt(d1.Key, "entity", "SECRET", "site-a", 2, nil)
+	a2 := changeAt(d2.Key, "entity", "SECRET", "site-a", 2, nil) // d2 never observed: pending
+	if err := newProjector(t, s, w.codec).Handle(ctx, w.append(0, entity(d1, "b", 1), a1, a2)); err != nil {
+		t.Fatal(err)
+	}
+	gen := activeGen(t, s)
+	g := quoteIdent(gen.Graph)
+	for _, stmt := range []string{`DROP TABLE ` + g + `.reclassifications`, `UPDATE heimdall.generations SET layout = 7`} {
+		if _, err := s.pool.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2 := openStore(t, url)
+	var n int
+	if err := s2.pool.QueryRow(ctx, `SELECT count(*) FROM `+g+`.reclassifications WHERE vector <> '{}'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("log after the upgrade: %d changes with vectors, %v; want 2", n, err)
+	}
+	b1 := changeAt(d1.Key, "entity", "UNCLASSIFIED", "site-b", 3, nil)
+	b2 := changeAt(d2.Key, "entity", "UNCLASSIFIED", "site-b", 3, nil)
+	if err := newProjector(t, s2, w.codec).Handle(ctx, w.append(0, b1, b2)); err != nil {
+		t.Fatal(err)
+	}
+	cs := conflictRows(t, s2, gen)
+	if len(cs) != 2 {
+		t.Fatalf("conflicts after the upgrade: %+v, want a1–b1 and a2–b2", cs)
+	}
+	for _, c := range cs {
+		if c.Winner.Peer != "site-b" || c.Loser.Peer != "site-a" {
+			t.Fatalf("conflict %+v", c)
+		}
 	}
 }

@@ -29,10 +29,13 @@
 //     retraction recomputes the records it touches from what remains;
 //   - pending_reclassifications: the winning reclassification of records
 //     that do not exist (yet, or any more), merged in when they appear;
-//   - reclassification_conflicts: the conflicting reclassifications this
-//     peer detected (graph.Conflict; one row per record and pair of
-//     events), with audited_at once their audit event is in the log. It is
-//     an audit log, not part of the graph: Digest leaves it out;
+//   - reclassifications: every classification change of every record
+//     (graph.Reclassified), the log each new change is compared with
+//     (graph.NewConflicts);
+//   - reclassification_conflicts: the conflicting reclassifications
+//     (graph.Conflict; one row per record and concurrent pair of events),
+//     with audited_at once their audit event is in the log. It is an audit
+//     log, not part of the graph: Digest leaves it out;
 //   - offsets: next offset per (topic, partition);
 //   - projection_errors: records skipped as unusable, with a reason that
 //     holds no values.
@@ -48,10 +51,10 @@
 //
 // Apply writes a batch in one transaction: the generation check, the offsets
 // (locked), the merged states, vertices, edges, provenance, contributions,
-// errors, the reclassification conflicts it met (the batch's own and those
-// between its registers and the stored or pending ones; ON CONFLICT DO
-// NOTHING, the new ones counted in MetricReclassificationConflicts once the
-// transaction committed) and the next offsets. See Apply for the locking order that keeps
+// errors, the batch's classification changes added to the reclassifications
+// log with the conflicts they bring against it (ON CONFLICT DO NOTHING, the
+// new ones counted in MetricReclassificationConflicts once the transaction
+// committed) and the next offsets. See Apply for the locking order that keeps
 // concurrent projectors on different partitions correct and free of
 // deadlocks. A batch holding a retraction or a classification change runs
 // alone (an exclusive advisory lock of the generation).
@@ -69,8 +72,11 @@
 // reclassification jsonb, and a vector column of pending
 // reclassifications) and the conflicts table: registers stored before have
 // no vector, which any other dominates, so no conflict is recorded against
-// them until a rebuild. Activate carries audited_at over to the new
-// generation's conflicts, so a rebuild does not audit them again.
+// them until a rebuild. Layout 8 added the reclassifications log; an
+// upgrade starts it with the registers the records and pending
+// reclassifications keep (the losers met before are gone until a rebuild).
+// Activate carries audited_at over to the new generation's conflicts, so a
+// rebuild does not audit them again.
 //
 // # Generations
 //

@@ -1,11 +1,11 @@
 -- Per-generation tables, created in the schema of the generation's AGE graph
 -- (@graph@ is replaced by its quoted name) right after create_graph, so that
--- drop_graph(name, true) drops a retired generation whole. Layout version 7
+-- drop_graph(name, true) drops a retired generation whole. Layout version 8
 -- (version 1 lacked the endpoint indexes, version 2 the similarity table,
 -- version 3 the retractions, version 4 the enrichment view, version 5 the
 -- classification clocks, contributions and pending reclassifications,
--- version 6 the reclassifications' vectors and the conflicts; upgradeLayout
--- adds them in place).
+-- version 6 the reclassifications' vectors and the conflicts, version 7 the
+-- log of every reclassification; upgradeLayout adds them in place).
 
 -- Merged state of each vertex; the vertex's properties are derived from it.
 -- An entity known only as a relation endpoint has no times, classification,
@@ -165,10 +165,11 @@ CREATE TABLE IF NOT EXISTS @graph@.pending_reclassifications (
 
 -- Conflicting reclassifications this peer detected (graph.Conflict): two
 -- classification.changed events of one record with concurrent version
--- vectors, and how the rule resolved them. An audit log, not part of the
--- graph (not in the digest): which pairs a peer detects depends on the
--- order its events arrived in. audited_at is set once the conflict's
--- audit event is in the log (the outbox of graph.ConflictAuditor).
+-- vectors, and how the rule resolved them: every such pair of the changes
+-- in reclassifications, whatever order they arrived in. An audit log, not
+-- part of the graph (not in the digest). audited_at is set once the
+-- conflict's audit event is in the log (the outbox of
+-- graph.ConflictAuditor).
 CREATE TABLE IF NOT EXISTS @graph@.reclassification_conflicts (
     record_key   text COLLATE "C" NOT NULL,
     winner_event uuid NOT NULL,
@@ -187,3 +188,18 @@ CREATE TABLE IF NOT EXISTS @graph@.reclassification_conflicts (
 );
 CREATE INDEX IF NOT EXISTS reclassification_conflicts_unaudited
     ON @graph@.reclassification_conflicts (detected_at) WHERE audited_at IS NULL;
+
+-- Every classification.changed event of every record (graph.Reclassified),
+-- kept so that a new change is compared with all earlier ones of its record
+-- (graph.NewConflicts): the conflicts recorded are then the same whatever
+-- order the changes arrived in.
+CREATE TABLE IF NOT EXISTS @graph@.reclassifications (
+    record_type text COLLATE "C" NOT NULL,  -- entity or relation
+    record_key  text COLLATE "C" NOT NULL,
+    event_id    uuid NOT NULL,
+    level       text COLLATE "C" NOT NULL,
+    hlc         bigint NOT NULL,
+    peer        text COLLATE "C" NOT NULL,
+    vector      jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (record_type, record_key, event_id)
+);

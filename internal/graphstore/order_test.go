@@ -33,8 +33,8 @@ func projectInto(t *testing.T, s *Store, gen graph.Generation, r *rand.Rand, es 
 
 // dumpState renders everything of a generation that must not depend on the
 // order events arrived in: the state rows (without graphids), the
-// enrichment view, pending reclassifications, provenance, contributions
-// and the retracted set.
+// enrichment view, pending reclassifications, provenance, contributions,
+// the retracted set, the reclassifications log and the conflicts recorded.
 func dumpState(t *testing.T, s *Store, gen graph.Generation) string {
 	t.Helper()
 	g := quoteIdent(gen.Graph)
@@ -49,6 +49,9 @@ func dumpState(t *testing.T, s *Store, gen graph.Generation) string {
 		`SELECT record_key, event_id, event_type FROM ` + g + `.provenance ORDER BY 1, 2`,
 		`SELECT record_key, type, event_id, delta::text FROM ` + g + `.contributions ORDER BY 1, 2, 3`,
 		`SELECT scope, id FROM ` + g + `.retractions ORDER BY 1, 2`,
+		`SELECT record_type, record_key, event_id, level, hlc, peer, vector::text FROM ` + g + `.reclassifications ORDER BY 1, 2, 3`,
+		`SELECT record_key, winner_event, loser_event, record_type, winner_peer, loser_peer, winner_hlc, loser_hlc, winner_level,
+			loser_level, rule FROM ` + g + `.reclassification_conflicts ORDER BY 1, 2, 3`,
 	} {
 		rows, err := s.pool.Query(context.Background(), q)
 		if err != nil {
@@ -73,10 +76,12 @@ func dumpState(t *testing.T, s *Store, gen graph.Generation) string {
 // overlapping records, reclassifications, enrichment results, a retraction
 // of a batch or source) to fresh graphs in different orders and batchings:
 // log order with the retraction last; shuffled with duplicates; and the
-// retraction first. The graphs' digests and every stored state are equal.
+// retraction first. The graphs' digests and every stored state are equal,
+// the conflicts recorded included.
 func TestOrderFreeGraph(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, testDatabase(t))
+	withConflicts := 0 // workloads whose graph recorded conflicts
 	for seed := range uint64(6) {
 		r := rand.New(rand.NewPCG(seed, 11))
 		es := graphtest.Workload(r)
@@ -100,6 +105,9 @@ func TestOrderFreeGraph(t *testing.T) {
 			if i == 0 {
 				wantDigest, wantState = d, state
 				v, e, err := s.GenerationCounts(ctx, gen)
+				if strings.Contains(state, "lww-hlc") {
+					withConflicts++
+				}
 				if err != nil || v == 0 || e == 0 || !strings.Contains(state, `"level"`) {
 					t.Fatalf("seed %d: a tame workload (%d vertices, %d edges, %v)", seed, v, e, err)
 				}
@@ -113,6 +121,10 @@ func TestOrderFreeGraph(t *testing.T) {
 			}
 		}
 	}
+	if withConflicts == 0 {
+		t.Fatal("no workload recorded a conflict")
+	}
+	t.Logf("%d of 6 workloads recorded conflicts, the same in every order", withConflicts)
 }
 
 // firstDiff shows the first differing line of two dumps.

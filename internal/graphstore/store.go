@@ -34,7 +34,7 @@ var layoutSQL string
 // layoutVersion is the version of layout.sql, recorded per generation.
 // Additive changes (indexes) are applied in place to live generations of an
 // older layout by upgradeLayout; anything else needs a rebuild.
-const layoutVersion = 7
+const layoutVersion = 8
 
 // contributionsLayout is the first layout whose generations keep
 // contributions from their creation on (heimdall.generations.created_layout
@@ -77,7 +77,38 @@ var layoutUpgrades = map[int][]string{
 		conflictsTable,
 		conflictsIndex,
 	},
+	// The log starts with the changes the records keep (the winners): a
+	// generation upgraded in place compares later changes with those, not
+	// with the losers it met before; a rebuild fills the log whole.
+	8: {
+		reclassificationsTable,
+		`INSERT INTO @graph@.reclassifications (record_type, record_key, event_id, level, hlc, peer, vector)
+			SELECT 'entity', key, (reclassification->>'event_id')::uuid, reclassification->>'level', (reclassification->>'hlc')::bigint,
+				reclassification->>'peer', coalesce(reclassification->'vector', '{}')
+			FROM @graph@.entity_state WHERE reclassification IS NOT NULL AND reclassification ? 'event_id'
+			ON CONFLICT DO NOTHING`,
+		`INSERT INTO @graph@.reclassifications (record_type, record_key, event_id, level, hlc, peer, vector)
+			SELECT 'relation', key, (reclassification->>'event_id')::uuid, reclassification->>'level', (reclassification->>'hlc')::bigint,
+				reclassification->>'peer', coalesce(reclassification->'vector', '{}')
+			FROM @graph@.relation_state WHERE reclassification IS NOT NULL AND reclassification ? 'event_id'
+			ON CONFLICT DO NOTHING`,
+		`INSERT INTO @graph@.reclassifications (record_type, record_key, event_id, level, hlc, peer, vector)
+			SELECT type, key, event_id, level, hlc, peer, vector FROM @graph@.pending_reclassifications
+			ON CONFLICT DO NOTHING`,
+	},
 }
+
+// reclassificationsTable is layout version 8.
+const reclassificationsTable = `CREATE TABLE IF NOT EXISTS @graph@.reclassifications (
+    record_type text COLLATE "C" NOT NULL,
+    record_key  text COLLATE "C" NOT NULL,
+    event_id    uuid NOT NULL,
+    level       text COLLATE "C" NOT NULL,
+    hlc         bigint NOT NULL,
+    peer        text COLLATE "C" NOT NULL,
+    vector      jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (record_type, record_key, event_id)
+)`
 
 // conflictsTable and conflictsIndex are layout version 7.
 const (

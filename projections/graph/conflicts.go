@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/heimdallhub/heimdall/events"
 )
@@ -25,10 +28,11 @@ const (
 
 // Conflict is two reclassifications of one record made concurrently: their
 // version vectors are neither equal nor ordered, so neither was made after
-// seeing the other. The rule (RuleLWWHLC) resolved it: Winner is the
-// register the record keeps, Loser the one it does not. Which pairs a peer
-// detects depends on the order its events arrive in (a register meets the
-// winner so far, not every event before it); the resolution never does.
+// seeing the other. The rule (RuleLWWHLC) resolved it: of the two, Winner
+// is the one it prefers, Loser the other (the record keeps the change the
+// rule prefers over all of its changes). Every concurrent pair of changes
+// of a record is a conflict (NewConflicts), so peers that hold the same
+// events record the same conflicts, whatever order the events arrived in.
 type Conflict struct {
 	RecordType string // RecordEntity or RecordRelation
 	RecordKey  string
@@ -57,6 +61,67 @@ func DetectConflict(recordType, key string, a, b Reclassification) (Conflict, bo
 		w, l = b, a
 	}
 	return Conflict{RecordType: recordType, RecordKey: key, Winner: w, Loser: l, Rule: RuleLWWHLC}, true
+}
+
+// Reclassified is one classification change of one record: what the
+// conflict log remembers of every change, so that each later change is
+// compared with all of them.
+type Reclassified struct {
+	RecordType string // RecordEntity or RecordRelation
+	RecordKey  string
+	Reclassification
+}
+
+// CompareReclassified orders changes by record type, record key and event
+// id.
+func CompareReclassified(a, b Reclassified) int {
+	if c := strings.Compare(a.RecordType, b.RecordType); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.RecordKey, b.RecordKey); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.EventID[:], b.EventID[:])
+}
+
+// NewConflicts returns the conflicts that added brings into a conflict log
+// that holds the changes of history: every pair of concurrent changes of
+// one record of which at least one is in added and not in history (by
+// event id), once, sorted by compareConflicts. Over any split of a set of
+// changes into batches, in any order, the conflicts returned add up to the
+// same set: every concurrent pair of the set.
+func NewConflicts(history, added []Reclassified) []Conflict {
+	type record struct{ typ, key string }
+	seen := map[record][]Reclassification{}
+	known := map[record]map[uuid.UUID]bool{}
+	remember := func(r Reclassified) {
+		k := record{r.RecordType, r.RecordKey}
+		if known[k] == nil {
+			known[k] = map[uuid.UUID]bool{}
+		}
+		known[k][r.EventID] = true
+		seen[k] = append(seen[k], r.Reclassification)
+	}
+	for _, h := range history {
+		if k := (record{h.RecordType, h.RecordKey}); !known[k][h.EventID] {
+			remember(h)
+		}
+	}
+	var out []Conflict
+	for _, a := range added {
+		k := record{a.RecordType, a.RecordKey}
+		if known[k][a.EventID] {
+			continue
+		}
+		for _, h := range seen[k] {
+			if c, ok := DetectConflict(a.RecordType, a.RecordKey, h, a.Reclassification); ok {
+				out = append(out, c)
+			}
+		}
+		remember(a)
+	}
+	slices.SortFunc(out, compareConflicts)
+	return out
 }
 
 // conflictKey identifies a conflict: the record and both events (the

@@ -56,23 +56,19 @@
 // idempotent; two registers of one event that differ only in their vectors
 // (a forged log) merge their vectors.
 //
-// Whenever two set registers of different events meet — in a batch's
-// accumulator (plan), against a pending register (the store's
-// settlePending) or against the stored one — their vectors are compared
-// (DetectConflict): a dominated one is already reflected in the other and a
-// dominating one supersedes it, neither is a conflict; concurrent ones (made
-// without seeing each other, at different peers) are a Conflict, resolved by
-// RuleLWWHLC. The store records every conflict in the batch's transaction,
-// keyed by record and both event ids, so a replay or a duplicate records
-// nothing new. Which pairs are detected depends on arrival order (a register
-// meets the winner so far, not every event before it: of three mutually
-// concurrent changes each peer records two conflicts, not necessarily the
-// same two; with a change C made after seeing A and a change B concurrent
-// with both, a peer receiving A, C, B records B–C only, one receiving A,
-// B, C records A–B, and B–C only if B won over A); the resolution never
-// does. So the conflict log is what this peer detected,
-// an audit trail kept beside the graph, not part of it: peers with the same
-// events have the same graph (and digest) whatever conflicts they logged.
+// Every classification change is also kept in a conflict log per record
+// (Changes.Reclassifications). A new change is compared with every change
+// of its record the log holds (NewConflicts, DetectConflict): a dominated
+// one is already reflected in the other and a dominating one supersedes
+// it, neither is a conflict; concurrent ones (made without seeing each
+// other, at different peers) are a Conflict, resolved by RuleLWWHLC. The
+// store records every conflict in the batch's transaction, keyed by record
+// and both event ids, so a replay or a duplicate records nothing new. So
+// the recorded conflicts are exactly the concurrent pairs of changes of
+// each record, whatever order the events arrived in and however they were
+// batched: peers with the same events record the same conflicts (and have
+// the same graph). The conflict log is an audit trail kept beside the
+// graph, not part of it (nor of its digest).
 //
 // Every recorded conflict is also appended to the audit topic as an
 // audit.recorded event (ConflictAudit: action sync.conflict, outcome

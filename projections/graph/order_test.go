@@ -167,13 +167,28 @@ func reclassificationPairs(es []events.Event) map[conflictKey]events.Ordering {
 	return out
 }
 
-// checkConflicts: every recorded conflict is a pair of changes of its
-// record whose vectors are concurrent (never a dominated or dominating
-// one), resolved by the rule: its winner wins over its loser, and a loser
-// is never what the record keeps.
+// checkConflicts: the recorded conflicts are exactly the pairs of changes
+// of one record whose vectors are concurrent (never a dominated or
+// dominating one), each once, resolved by the rule: its winner wins over
+// its loser, and a loser is never what the record keeps. So every order of
+// delivery records the same conflicts.
 func checkConflicts(t *testing.T, seed uint64, st *memStore, pairs map[conflictKey]events.Ordering) {
 	t.Helper()
 	g := st.active
+	concurrent := 0
+	for k, o := range pairs {
+		if o == events.Concurrent {
+			concurrent++
+			_, one := st.conflicts[g][k]
+			_, other := st.conflicts[g][conflictKey{k.key, k.loser, k.winner}]
+			if !one && !other {
+				t.Fatalf("seed %d: concurrent changes %v and %v of %s recorded as no conflict", seed, k.winner, k.loser, k.key)
+			}
+		}
+	}
+	if len(st.conflicts[g]) != concurrent/2 {
+		t.Fatalf("seed %d: %d conflicts recorded, %d concurrent pairs", seed, len(st.conflicts[g]), concurrent/2)
+	}
 	for k, c := range st.conflicts[g] {
 		if o, ok := pairs[k]; !ok || o != events.Concurrent {
 			t.Fatalf("seed %d: conflict %s %v/%v of changes that are %v", seed, k.key, c.Winner.EventID, c.Loser.EventID, o)

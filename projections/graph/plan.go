@@ -410,8 +410,10 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 			rc := Reclassification{Level: NormalizeClassification(p.Level), HLC: e.HLC, Peer: e.OriginPeer, EventID: e.ID, Vector: e.Vector}
 			if p.RecordType == "entity" {
 				acc.entity(EntityState{Key: e.Key, Reclassification: rc, ClassifyOnly: true})
+				acc.reclassified(RecordEntity, e.Key, rc)
 			} else {
 				acc.relation(RelationState{Key: e.Key, Reclassification: rc, ClassifyOnly: true})
+				acc.reclassified(RecordRelation, e.Key, rc)
 			}
 			addProv(e, e.RecordedAt)
 		case outcomeEnrichment:
@@ -471,10 +473,10 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 		ch.Contributions = append(ch.Contributions, *c)
 	}
 	slices.SortFunc(ch.Contributions, compareContributions)
-	for _, c := range acc.conflicts {
-		ch.Conflicts = append(ch.Conflicts, c)
+	for _, r := range acc.reclass {
+		ch.Reclassifications = append(ch.Reclassifications, r)
 	}
-	slices.SortFunc(ch.Conflicts, compareConflicts)
+	slices.SortFunc(ch.Reclassifications, CompareReclassified)
 	// Sorted, so concurrent batches insert provenance rows in one order.
 	slices.SortFunc(ch.Provenance, func(a, b ProvenanceRecord) int {
 		if c := strings.Compare(a.RecordKey, b.RecordKey); c != 0 {
@@ -522,7 +524,7 @@ type accumulator struct {
 	relations map[string]RelationState
 	views     map[[2]string]EnrichmentResult
 	contrib   map[contributionKey]*Contribution
-	conflicts map[conflictKey]Conflict
+	reclass   map[contributionKey]Reclassified
 	// event is the event being added; its contributions are recorded
 	// when contribute is set (not for classification changes).
 	event      events.Event
@@ -538,15 +540,16 @@ func newAccumulator(n int) *accumulator {
 	return &accumulator{
 		entities: make(map[string]EntityState, n), relations: make(map[string]RelationState, n/2),
 		views: map[[2]string]EnrichmentResult{}, contrib: make(map[contributionKey]*Contribution, n),
-		conflicts: map[conflictKey]Conflict{},
+		reclass: map[contributionKey]Reclassified{},
 	}
 }
 
-// conflict records the conflict, if any, between the register a record
-// has so far in the batch and the one merged into it.
-func (a *accumulator) conflict(typ, key string, prev, next Reclassification) {
-	if c, ok := DetectConflict(typ, key, prev, next); ok {
-		a.conflicts[c.id()] = c
+// reclassified keeps one classification change for the conflict log (the
+// first of an event: a forged twin does not replace it).
+func (a *accumulator) reclassified(typ, key string, r Reclassification) {
+	k := contributionKey{key, typ, r.EventID}
+	if _, ok := a.reclass[k]; !ok {
+		a.reclass[k] = Reclassified{RecordType: typ, RecordKey: key, Reclassification: r}
 	}
 }
 
@@ -572,7 +575,6 @@ func (a *accumulator) entity(s EntityState) {
 		}
 	}
 	if prev, ok := a.entities[s.Key]; ok {
-		a.conflict(RecordEntity, s.Key, prev.Reclassification, s.Reclassification)
 		s = MergeEntity(prev, s)
 	}
 	a.entities[s.Key] = s
@@ -587,7 +589,6 @@ func (a *accumulator) relation(r RelationState) {
 		}
 	}
 	if prev, ok := a.relations[r.Key]; ok {
-		a.conflict(RecordRelation, r.Key, prev.Reclassification, r.Reclassification)
 		r = MergeRelation(prev, r)
 	}
 	a.relations[r.Key] = r

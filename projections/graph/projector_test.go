@@ -32,9 +32,9 @@ type memStore struct {
 	contrib map[int64]map[contributionKey]Contribution
 	pending map[int64]map[[2]string]Reclassification // (type, key)
 	retract map[int64]Retracted
-	// conflicts are the conflicting reclassifications recorded, as
-	// graphstore records them: the batch's, and those between the batch's
-	// registers and the stored or pending ones.
+	// reclass is the conflict log (every classification change kept),
+	// conflicts the conflicts recorded, as graphstore records them.
+	reclass   map[int64][]Reclassified
 	conflicts map[int64]map[conflictKey]Conflict
 }
 
@@ -43,7 +43,7 @@ func newMemStore() *memStore {
 		rels: map[int64]map[string]RelationState{}, prov: map[int64]map[string]ProvenanceRecord{}, errs: map[int64]map[string]string{},
 		labels: map[string]bool{}, views: map[int64]map[[2]string]EnrichmentResult{}, contrib: map[int64]map[contributionKey]Contribution{},
 		pending: map[int64]map[[2]string]Reclassification{}, retract: map[int64]Retracted{},
-		conflicts: map[int64]map[conflictKey]Conflict{}}
+		conflicts: map[int64]map[conflictKey]Conflict{}, reclass: map[int64][]Reclassified{}}
 	s.active = s.newGen(GenerationActive).ID
 	return s
 }
@@ -120,27 +120,20 @@ func (s *memStore) Apply(_ context.Context, req ApplyRequest) error {
 		return err
 	}
 	ents, rels, pending := s.ents[id], s.rels[id], s.pending[id]
-	conflict := func(typ, key string, a, b Reclassification) {
-		if c, ok := DetectConflict(typ, key, a, b); ok {
-			s.conflicts[id][c.id()] = c
-		}
-	}
-	for _, c := range ch.Conflicts {
+	for _, c := range NewConflicts(s.reclass[id], ch.Reclassifications) {
 		s.conflicts[id][c.id()] = c
 	}
+	s.reclass[id] = append(s.reclass[id], ch.Reclassifications...)
 	for _, e := range ch.Entities {
 		prev, ok := ents[e.Key]
 		pk := [2]string{ContributionEntity, e.Key}
 		switch {
 		case ok:
-			conflict(RecordEntity, e.Key, prev.Reclassification, e.Reclassification)
 		case e.ClassifyOnly:
-			conflict(RecordEntity, e.Key, pending[pk], e.Reclassification)
 			pending[pk] = LaterReclassification(pending[pk], e.Reclassification)
 			continue
 		default:
 			if r, ok := pending[pk]; ok {
-				conflict(RecordEntity, e.Key, r, e.Reclassification)
 				e = MergeEntity(e, EntityState{Key: e.Key, Reclassification: r, ClassifyOnly: true})
 				delete(pending, pk)
 			}
@@ -152,9 +145,7 @@ func (s *memStore) Apply(_ context.Context, req ApplyRequest) error {
 		pk := [2]string{ContributionRelation, r.Key}
 		switch {
 		case ok:
-			conflict(RecordRelation, r.Key, prev.Reclassification, r.Reclassification)
 		case r.ClassifyOnly:
-			conflict(RecordRelation, r.Key, pending[pk], r.Reclassification)
 			pending[pk] = LaterReclassification(pending[pk], r.Reclassification)
 			continue
 		default:
@@ -162,7 +153,6 @@ func (s *memStore) Apply(_ context.Context, req ApplyRequest) error {
 				return fmt.Errorf("relation %s before its source", r.Key)
 			}
 			if rc, ok := pending[pk]; ok {
-				conflict(RecordRelation, r.Key, rc, r.Reclassification)
 				r = MergeRelation(r, RelationState{Key: r.Key, Reclassification: rc, ClassifyOnly: true})
 				delete(pending, pk)
 			}

@@ -75,9 +75,9 @@ type Store interface {
 //     them (absent partitions have no entry); Plan may be called again if
 //     the transaction is retried;
 //  3. merges Plan's changes into the stored state, writes vertices, edges,
-//     provenance and errors idempotently, records the conflicting
-//     reclassifications it met (Changes.Conflicts and those between the
-//     batch's and the stored or pending registers, DetectConflict), stores
+//     provenance and errors idempotently, adds Changes.Reclassifications
+//     to the conflict log and records the conflicts they bring
+//     (NewConflicts against the changes it holds of those records), stores
 //     the next offsets, commits.
 type ApplyRequest struct {
 	Generation    Generation
@@ -118,12 +118,11 @@ type Changes struct {
 	// (one per record key, type and event id, sorted by them), for the
 	// store to keep until a retraction takes some back.
 	Contributions []Contribution
-	// Conflicts are the conflicting reclassifications the batch met among
-	// its own events (DetectConflict as they merged, sorted by record key
-	// and event ids). The store adds those it meets merging the batch into
-	// what it holds (the stored register, a pending one) and records all
-	// of them idempotently in the batch's transaction.
-	Conflicts []Conflict
+	// Reclassifications are the batch's classification changes, one per
+	// record and event, sorted (CompareReclassified): the store keeps every
+	// change of a record and records the conflicts each new one brings
+	// (NewConflicts), idempotently, in the batch's transaction.
+	Reclassifications []Reclassified
 }
 
 // Contribution types.
