@@ -51,13 +51,15 @@ func wireSync(ctx context.Context, b *built, cfg config.Config, codec *events.Co
 		return err
 	}
 	b.importedHLC = store.MaxImportedHLC
+	// A client per pull (and per recovery read): its info lines would
+	// flood the log.
+	quiet := b.kafka
+	quiet.Logger = nil
 	if cfg.Runs(config.ComponentAPI) {
 		b.syncExporter, err = export.New(export.Options{
 			Self: cfg.PeerID, Peers: peers, Levels: graph.Levels(), Codec: codec, Logger: log.With("component", "sync-export"),
 			Registry: reg, Paused: store.Paused,
 			Open: func(ctx context.Context, from map[int32]int64, only []int32) (export.Tail, error) {
-				quiet := b.kafka
-				quiet.Logger = nil // a client per pull: its info lines would flood the log
 				return kafka.OpenTail(ctx, quiet, cfg.Kafka.EventsTopic, from, only)
 			},
 		})
@@ -81,8 +83,6 @@ func wireSync(ctx context.Context, b *built, cfg config.Config, codec *events.Co
 			b.producer.Close(ctx)
 		})
 	}
-	quiet := b.kafka
-	quiet.Logger = nil
 	b.syncAgent, err = newSyncAgent(ctx, cfg, peers, store, b.producer, quiet, codec, reg, clientTLS, log)
 	return err
 }

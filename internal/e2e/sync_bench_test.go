@@ -126,7 +126,7 @@ func BenchmarkSyncLive(b *testing.B) {
 }
 
 // twoPeers returns two sites configured to pull from each other.
-func twoPeers(b *testing.B) (*site, *site) {
+func twoPeers(b testing.TB) (*site, *site) {
 	sites := newSites(b, 2)
 	a, c := sites[0], sites[1]
 	a.configure(b, sites, map[string]peerLink{c.id: {url: "https://" + c.addr}}, nil)

@@ -617,10 +617,8 @@ func TestSyncAgreementExcludesClassification(t *testing.T) {
 // ahead; a value far ahead (agent.MaxClockAhead) does not drag it.
 func TestSyncImportAdvancesClock(t *testing.T) {
 	requireStack(t)
-	sites := newSites(t, 2)
-	a, c := sites[0], sites[1]
-	a.configure(t, sites, map[string]peerLink{c.id: {url: "https://" + c.addr}}, nil)
-	c.configure(t, sites, map[string]peerLink{a.id: {url: "https://" + a.addr}}, nil)
+	a, c := twoPeers(t)
+	sites := []*site{a, c}
 	for _, s := range sites {
 		s.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector,sync"})
 	}
@@ -760,10 +758,8 @@ func TestSyncRefusesUnauthorisedPeers(t *testing.T) {
 // with all of them.
 func TestSyncPauseResume(t *testing.T) {
 	requireStack(t)
-	sites := newSites(t, 2)
-	a, b := sites[0], sites[1]
-	a.configure(t, sites, map[string]peerLink{b.id: {url: "https://" + b.addr}}, nil)
-	b.configure(t, sites, map[string]peerLink{a.id: {url: "https://" + a.addr}}, nil)
+	a, b := twoPeers(t)
+	sites := []*site{a, b}
 	for _, s := range sites {
 		s.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector,sync"})
 		s.store = s.store0()

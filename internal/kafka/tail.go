@@ -121,16 +121,8 @@ func ReadSince(ctx context.Context, cfg Config, topic string, since time.Time, f
 	if err != nil {
 		return fmt.Errorf("listing offsets of %s after %s: %w", topic, since.Format(time.RFC3339), err)
 	}
-	from := map[int32]int64{}
-	var errs []error
-	listed.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			errs = append(errs, fmt.Errorf("offset of %s/%d after %s: %w", o.Topic, o.Partition, since.Format(time.RFC3339), o.Err))
-			return
-		}
-		from[o.Partition] = o.Offset
-	})
-	if err := errors.Join(errs...); err != nil {
+	from, err := offsetsOf(listed, "offset after "+since.Format(time.RFC3339))
+	if err != nil {
 		return err
 	}
 	if len(from) == 0 {

@@ -108,11 +108,17 @@ func EndOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32]in
 	if err != nil {
 		return nil, fmt.Errorf("listing end offsets of %s: %w", topic, err)
 	}
+	return offsetsOf(ends, "end offset")
+}
+
+// offsetsOf returns the listed offset of every partition, or the errors of
+// those that failed (what names the offsets in them).
+func offsetsOf(listed kadm.ListedOffsets, what string) (map[int32]int64, error) {
 	out := map[int32]int64{}
 	var errs []error
-	ends.Each(func(o kadm.ListedOffset) {
+	listed.Each(func(o kadm.ListedOffset) {
 		if o.Err != nil {
-			errs = append(errs, fmt.Errorf("end offset of %s/%d: %w", o.Topic, o.Partition, o.Err))
+			errs = append(errs, fmt.Errorf("%s of %s/%d: %w", what, o.Topic, o.Partition, o.Err))
 			return
 		}
 		out[o.Partition] = o.Offset
