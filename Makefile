@@ -18,13 +18,13 @@ help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n",$$1,$$2}'
 
 .PHONY: stack-up stack-down stack-status stack-logs
-stack-up: ## start the development stack (Postgres+AGE+pgvector, Kafka, OIDC provider, dev CA); idempotent
+stack-up: ## start the development stack (Postgres+AGE+pgvector, Kafka, Keycloak, dev CA); idempotent
 	@bash $(STACK) up
 stack-down: ## stop the development stack (data is kept in .stack/)
 	@bash $(STACK) down
 stack-status: ## show what runs
 	@bash $(STACK) status
-stack-logs: ## tail the stack logs (C=postgres|kafka|idp)
+stack-logs: ## tail the stack logs (C=postgres|kafka|keycloak)
 	@bash $(STACK) logs $(C)
 
 .PHONY: build

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015,SC2016 # "A && B || die" and sh -c scripts reading "$@" are meant
 # Heimdall development stack: real PostgreSQL 17 (+ Apache AGE, pgvector), Apache Kafka 4 (KRaft),
-# the development OpenID Provider (deploy/idp), all on loopback, all TLS 1.3 only, with certificates
-# from a development CA. No Docker: PostgreSQL runs from a cached Debian trixie root (the host's
-# Debian 12 archive has neither extension), Kafka runs from Maven Central jars on the host's Java 17.
+# Keycloak as the OpenID Provider, all on loopback, all TLS 1.3 only, with certificates from a
+# development CA. No Docker: PostgreSQL runs from a cached Debian trixie root (the host's Debian 12
+# archive has neither extension), Kafka runs from Maven Central jars on the host's Java 17, Keycloak
+# from its Maven Central distribution on a Java 21+ found on the host.
 #
-#   deploy/stack.sh up | down | status | logs [postgres|kafka|idp] | env | psql [--admin] [ARGS] | clean
+#   deploy/stack.sh up | down | status | logs [postgres|kafka|keycloak] | env | psql [--admin] [ARGS] | clean
 #
 # Cache (slow downloads, shared by every checkout): ${HEIMDALL_CACHE_DIR:-$HOME/.cache/heimdall}
 # State (per checkout, gitignored):                 ${HEIMDALL_STACK_DIR:-<repo>/.stack}
@@ -21,7 +22,7 @@ STACK_DIR="${HEIMDALL_STACK_DIR:-$REPO_DIR/.stack}"
 PG_PORT="${HEIMDALL_PG_PORT:-55432}"
 KAFKA_PORT="${HEIMDALL_KAFKA_PORT:-59092}"
 KAFKA_CONTROLLER_PORT="${HEIMDALL_KAFKA_CONTROLLER_PORT:-59093}"
-IDP_PORT="${HEIMDALL_IDP_PORT:-58443}"
+KC_PORT="${HEIMDALL_KEYCLOAK_PORT:-58443}"
 
 # Bump PG_ROOT_RECIPE whenever the way the root is built changes: a new name forces a rebuild.
 PG_ROOT_RECIPE="pg17-age-vector-v1"
@@ -40,7 +41,7 @@ RUN_DIR="$STACK_DIR/run"
 PG_DIR="$STACK_DIR/pg"
 PG_DATA="$PG_DIR/data"
 KAFKA_DIR="$STACK_DIR/kafka"
-IDP_DIR="$STACK_DIR/idp"
+KC_DIR="$STACK_DIR/keycloak"
 ENV_FILE="$STACK_DIR/env"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -65,6 +66,7 @@ ensure_host_tools() {
 	command -v unshare >/dev/null || missing+=(util-linux)
 	command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 	command -v mvn >/dev/null || missing+=(maven)
+	command -v unzip >/dev/null || missing+=(unzip)
 	if [ ${#missing[@]} -gt 0 ]; then
 		log "installing host packages: ${missing[*]}"
 		DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
@@ -310,7 +312,7 @@ ensure_kafka_jars() {
 # Development CA and leaf certificates
 # ---------------------------------------------------------------------------------------------
 
-LEAVES=(postgres kafka idp heimdall)
+LEAVES=(postgres kafka keycloak heimdall)
 
 ca_valid() {
 	[ -s "$CA_DIR/ca.crt" ] && [ -s "$CA_DIR/ca.key" ] &&
@@ -409,9 +411,9 @@ write_env() {
 	# PII keys of the development stack: random per stack, never committed.
 	master="$(secret pii-master-key base64)"
 	pk1="$(secret pii-pseudonym-key-pk1 base64)"
-	# The tools' client (heimdall ingest, heimdall token) and its secret: the
-	# provider's configuration is the one source of truth.
-	cli_secret="$(awk '/^  - id: heimdall-cli$/{f=1;next} f&&/^  - id:/{f=0} f&&$1=="secret:"{print $2; exit}' "$REPO_DIR/deploy/idp/config.yaml")"
+	# The tools' client (heimdall ingest, heimdall token) and its secret, generated for this stack
+	# and imported into Keycloak with the realm.
+	cli_secret="$(secret "$(kc_secret_name heimdall-cli)")"
 	tmp="$(mktemp "$STACK_DIR/.env.XXXXXX")"
 	chmod 0600 "$tmp"
 	cat >"$tmp" <<-EOF
@@ -426,7 +428,8 @@ write_env() {
 		export HEIMDALL_KAFKA_BROKERS='localhost:$KAFKA_PORT'
 		export HEIMDALL_KAFKA_CONTROLLER='localhost:$KAFKA_CONTROLLER_PORT'
 		export HEIMDALL_KAFKA_DATA_DIR='$KAFKA_DIR/data'
-		export HEIMDALL_OIDC_ISSUER='https://localhost:$IDP_PORT'
+		export HEIMDALL_OIDC_ISSUER='https://localhost:$KC_PORT/realms/$KC_REALM'
+		export HEIMDALL_DEV_CREDENTIALS='$KC_DIR/credentials.json'
 		export HEIMDALL_CLIENT_ID='heimdall-cli'
 		export HEIMDALL_CLIENT_SECRET='$cli_secret'
 		export HEIMDALL_MASTER_KEY='$master'
@@ -913,70 +916,223 @@ kafka_stop() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# OpenID Provider (deploy/idp, written separately)
+# OpenID Provider: Keycloak
 # ---------------------------------------------------------------------------------------------
+#
+# The distribution (org.keycloak:keycloak-quarkus-dist, a zip on Maven Central) is fetched with
+# Maven, unpacked and built once (`kc.sh build`) into the cache; each stack runs it optimised from
+# a home of its own ($KC_DIR: its configuration, its H2 "dev-file" database and its import folder,
+# with lib/, themes/ and providers/ linked to the cached build). Keycloak 26 needs Java 21 or
+# later: keycloak_java_home finds one beside the host's Java 17.
+#
+# Why the embedded dev-file database and not the stack's PostgreSQL: the provider stays up (and
+# tokens keep being issued) while a test kills PostgreSQL, Heimdall's database roles never see
+# the provider's tables, and the provider's state is disposable: it is the realm file imported
+# again with this stack's generated secrets.
 
-IDP_SRC="$REPO_DIR/deploy/idp"
+KC_VERSION="26.7.3"
+# Bump KC_RECIPE whenever the build options change: a new name forces a new build.
+KC_RECIPE="kc-$KC_VERSION-devfile-v1"
+KC_CACHE="$CACHE_DIR/$KC_RECIPE"
+KC_REALM_FILE="$REPO_DIR/deploy/keycloak/heimdall-realm.json"
+KC_REALM="heimdall"
+KC_CLIENTS=(heimdall-cli heimdall-peer heimdall-peer-2 heimdall-peer-3 heimdall-noperm)
+KC_USERS=(alice bob dana carol erin)
+KC_ADMIN_CLIENT="heimdall-stack-admin"
 
-idp_present() { [ -f "$IDP_SRC/main.go" ]; }
+# keycloak_java_home: the JAVA_HOME of the newest JDK 21+ on this machine (HEIMDALL_KEYCLOAK_JAVA_HOME
+# first, then JAVA_HOME, then every JVM under /usr/lib/jvm), or nothing.
+keycloak_java_home() {
+	local c v major best="" best_major=0
+	for c in "${HEIMDALL_KEYCLOAK_JAVA_HOME:-}" "${JAVA_HOME:-}" /usr/lib/jvm/*; do
+		[ -n "$c" ] && [ -x "$c/bin/java" ] || continue
+		v="$("$c/bin/java" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ { print $2; exit }')"
+		major="${v%%.*}"
+		[[ "$major" =~ ^[0-9]+$ ]] || continue
+		if [ -n "${HEIMDALL_KEYCLOAK_JAVA_HOME:-}" ] && [ "$c" = "$HEIMDALL_KEYCLOAK_JAVA_HOME" ] && ((major >= 21)); then
+			echo "$c"
+			return 0
+		fi
+		if ((major >= 21 && major > best_major)); then
+			best="$c"
+			best_major=$major
+		fi
+	done
+	[ -n "$best" ] && echo "$best"
+}
 
-idp_pid() {
+keycloak_java() {
+	local jh
+	jh="$(keycloak_java_home)" || true
+	[ -n "$jh" ] || die "Keycloak $KC_VERSION needs Java 21 or later and none was found (looked at \$HEIMDALL_KEYCLOAK_JAVA_HOME, \$JAVA_HOME and /usr/lib/jvm/*); install one and set HEIMDALL_KEYCLOAK_JAVA_HOME"
+	echo "$jh"
+}
+
+keycloak_dist_ready() { [ -f "$KC_CACHE/.heimdall-ready" ] && [ -x "$KC_CACHE/bin/kc.sh" ]; }
+
+ensure_keycloak_dist() {
+	keycloak_dist_ready && return 0
+	mkdir -p "$CACHE_DIR"
+	exec 6>"$CACHE_DIR/.keycloak.lock"
+	flock -w 1800 6 || die "timed out waiting for $CACHE_DIR/.keycloak.lock"
+	if keycloak_dist_ready; then
+		exec 6>&-
+		return 0
+	fi
+	local t0 tmp jh zip
+	t0=$(now_ms)
+	jh="$(keycloak_java)"
+	tmp="$KC_CACHE.tmp.$$"
+	rm -rf "$KC_CACHE".tmp.*
+	mkdir -p "$tmp/zip"
+	log "fetching Keycloak $KC_VERSION with Maven (org.keycloak:keycloak-quarkus-dist)"
+	(cd "$tmp" && mvn -q -B dependency:copy "-Dartifact=org.keycloak:keycloak-quarkus-dist:$KC_VERSION:zip" \
+		-DoutputDirectory="$tmp/zip") >"$CACHE_DIR/keycloak-mvn.log" 2>&1 ||
+		die "mvn dependency:copy of keycloak-quarkus-dist failed, see $CACHE_DIR/keycloak-mvn.log"
+	zip="$tmp/zip/keycloak-quarkus-dist-$KC_VERSION.zip"
+	[ -s "$zip" ] || die "no $zip after mvn"
+	unzip -q "$zip" -d "$tmp/unpacked" || die "unzip $zip failed"
+	mv -T "$tmp/unpacked/keycloak-$KC_VERSION" "$tmp/dist"
+	log "building Keycloak once (kc.sh build --db=dev-file, about 30 s)"
+	JAVA_HOME="$jh" "$tmp/dist/bin/kc.sh" build --db=dev-file >"$CACHE_DIR/keycloak-build.log" 2>&1 ||
+		die "kc.sh build failed, see $CACHE_DIR/keycloak-build.log"
+	touch "$tmp/dist/.heimdall-ready"
+	rm -rf "$KC_CACHE"
+	mv -T "$tmp/dist" "$KC_CACHE"
+	rm -rf "$tmp"
+	log "Keycloak ready at $KC_CACHE ($(($(now_ms) - t0)) ms)"
+	exec 6>&-
+}
+
+kc_secret_name() { # kc_secret_name CLIENT|USER: the name of its secret in $SECRETS_DIR
+	echo "keycloak-$1"
+}
+
+# kc_env_name PREFIX NAME: HEIMDALL_KC_SECRET_HEIMDALL_PEER_2 for (SECRET, heimdall-peer-2): the
+# placeholder the realm file uses for a client secret (or a user's password, with PASSWORD).
+kc_env_name() {
+	echo "HEIMDALL_KC_$1_$(echo "$2" | tr 'a-z-' 'A-Z_')"
+}
+
+# write_keycloak_credentials: the development credentials, generated once per stack, in a
+# root-only file the tests (internal/config/devstack) and the walk-through read.
+write_keycloak_credentials() {
+	local tmp c u first=1
+	mkdir -p "$KC_DIR"
+	chmod 0700 "$KC_DIR"
+	tmp="$(mktemp "$KC_DIR/.credentials.XXXXXX")"
+	chmod 0600 "$tmp"
+	{
+		printf '{\n  "issuer": "https://localhost:%s/realms/%s",\n' "$KC_PORT" "$KC_REALM"
+		printf '  "admin": {"realm": "master", "client_id": "%s", "client_secret": "%s"},\n' "$KC_ADMIN_CLIENT" "$(secret keycloak-admin)"
+		printf '  "clients": {'
+		for c in "${KC_CLIENTS[@]}"; do
+			[ $first = 1 ] || printf ','
+			first=0
+			printf '\n    "%s": "%s"' "$c" "$(secret "$(kc_secret_name "$c")")"
+		done
+		printf '\n  },\n  "users": {'
+		first=1
+		for u in "${KC_USERS[@]}"; do
+			[ $first = 1 ] || printf ','
+			first=0
+			printf '\n    "%s": "%s"' "$u" "$(secret "$(kc_secret_name "$u")")"
+		done
+		printf '\n  }\n}\n'
+	} >"$tmp"
+	mv "$tmp" "$KC_DIR/credentials.json"
+}
+
+keycloak_pid() {
 	local pid
-	[ -r "$RUN_DIR/idp.pid" ] || return 1
-	pid="$(cat "$RUN_DIR/idp.pid")"
-	pid_matches "$pid" "$STACK_DIR/bin/heimdall-idp" || return 1
+	[ -r "$RUN_DIR/keycloak.pid" ] || return 1
+	pid="$(cat "$RUN_DIR/keycloak.pid")"
+	pid_matches "$pid" "-Dkc.home.dir=$KC_DIR" || return 1
 	echo "$pid"
 }
 
-# >>> start_idp: builds ./deploy/idp and starts it. Flags as in deploy/idp/main.go:
-#     -addr 127.0.0.1:PORT -cert FILE -key FILE -config deploy/idp/config.yaml -state DIR -issuer URL
-start_idp() {
-	if ! idp_present; then
-		log "idp: SKIPPED: deploy/idp/main.go does not exist yet (the OpenID Provider is written separately)"
-		return 0
+# keycloak_prepare: this stack's Keycloak home. A realm file that changed since the last import
+# means a fresh provider database (the realm is imported again with the same secrets).
+keycloak_prepare() {
+	local d want
+	mkdir -p "$KC_DIR/data/import" "$KC_DIR/conf" "$KC_DIR/tls"
+	chmod 0700 "$KC_DIR" "$KC_DIR/tls"
+	for d in lib themes providers; do
+		ln -sfn "$KC_CACHE/$d" "$KC_DIR/$d"
+	done
+	cp -f "$KC_CACHE/conf/cache-ispn.xml" "$KC_DIR/conf/" 2>/dev/null || true
+	printf '# Written by deploy/stack.sh; every setting is on the command line.\n' >"$KC_DIR/conf/keycloak.conf"
+	install -m 0644 "$CERT_DIR/keycloak.crt" "$KC_DIR/tls/tls.crt"
+	install -m 0600 "$CERT_DIR/keycloak.key" "$KC_DIR/tls/tls.key"
+	if [ "$(cat "$KC_DIR/realm.imported" 2>/dev/null)" != "$(kc_realm_stamp)" ]; then
+		[ -d "$KC_DIR/data/h2" ] && log "the realm file changed: Keycloak's database is created again"
+		rm -rf "$KC_DIR/data/h2" "$KC_DIR/data/transaction-logs" "$KC_DIR/realm.imported"
 	fi
-	if idp_pid >/dev/null; then
-		return 0
-	fi
-	mkdir -p "$STACK_DIR/bin" "$IDP_DIR"
-	chmod 0700 "$IDP_DIR"
-	log "building deploy/idp"
-	(cd "$REPO_DIR" && go build -o "$STACK_DIR/bin/heimdall-idp" ./deploy/idp) >"$LOG_DIR/idp-build.log" 2>&1 ||
-		die "go build ./deploy/idp failed, see $LOG_DIR/idp-build.log"
-	log "starting the OpenID Provider on https://localhost:$IDP_PORT"
-	{ echo "---- $(date -u +%FT%TZ) start"; } >>"$LOG_DIR/idp.log"
-	daemon "$RUN_DIR/idp.pid" "$LOG_DIR/idp.log" \
-		"$STACK_DIR/bin/heimdall-idp" -addr "127.0.0.1:$IDP_PORT" \
-		-cert "$CERT_DIR/idp.crt" -key "$CERT_DIR/idp.key" \
-		-config "$IDP_SRC/config.yaml" -state "$IDP_DIR" -issuer "https://localhost:$IDP_PORT"
+	install -m 0600 "$KC_REALM_FILE" "$KC_DIR/data/import/$KC_REALM-realm.json"
 }
-# <<< start_idp
 
-idp_wait() {
-	idp_present || return 0
-	local i
-	for ((i = 0; i < 300; i++)); do
-		if curl -fsS --max-time 3 --cacert "$CA_DIR/ca.crt" --tlsv1.3 \
-			"https://localhost:$IDP_PORT/.well-known/openid-configuration" >/dev/null 2>&1; then
+kc_realm_stamp() { echo "$(sha256sum <"$KC_REALM_FILE" | cut -c1-64) $KC_RECIPE"; }
+
+start_keycloak() {
+	if keycloak_pid >/dev/null; then
+		[ "$(cat "$KC_DIR/realm.imported" 2>/dev/null)" = "$(kc_realm_stamp)" ] && return 0
+		log "the realm file changed since Keycloak imported it: restarting Keycloak"
+		keycloak_stop
+	fi
+	local jh c u
+	jh="$(keycloak_java)"
+	port_listening "$KC_PORT" && die "port $KC_PORT (Keycloak, HEIMDALL_KEYCLOAK_PORT) is taken by another process: $(ss -Hltnp "( sport = :$KC_PORT )" 2>/dev/null | head -n1)"
+	keycloak_prepare
+	write_keycloak_credentials
+	KC_PENDING_STAMP="$(kc_realm_stamp)" # written once it answers: the realm is imported
+	log "starting Keycloak $KC_VERSION on https://localhost:$KC_PORT (realm $KC_REALM)"
+	{ echo "---- $(date -u +%FT%TZ) start"; } >>"$LOG_DIR/keycloak.log"
+	# The secrets reach the realm import through environment placeholders, and only this process
+	# sees them. The bootstrap admin is a service account (client credentials) in the master realm.
+	local envs=(
+		"JAVA_HOME=$jh"
+		"KC_BOOTSTRAP_ADMIN_CLIENT_ID=$KC_ADMIN_CLIENT"
+		"KC_BOOTSTRAP_ADMIN_CLIENT_SECRET=$(secret keycloak-admin)"
+	)
+	for c in "${KC_CLIENTS[@]}"; do envs+=("$(kc_env_name SECRET "$c")=$(secret "$(kc_secret_name "$c")")"); done
+	for u in "${KC_USERS[@]}"; do envs+=("$(kc_env_name PASSWORD "$u")=$(secret "$(kc_secret_name "$u")")"); done
+	daemon "$RUN_DIR/keycloak.pid" "$LOG_DIR/keycloak.log" \
+		env "${envs[@]}" \
+		"$KC_CACHE/bin/kc.sh" start --optimized "-Dkc.home.dir=$KC_DIR" "-Djboss.server.config.dir=$KC_DIR/conf" \
+		--cache=local --http-enabled=false --http-host=127.0.0.1 --https-port="$KC_PORT" \
+		--https-certificate-file="$KC_DIR/tls/tls.crt" --https-certificate-key-file="$KC_DIR/tls/tls.key" \
+		--https-protocols=TLSv1.3 --hostname="https://localhost:$KC_PORT" --hostname-strict=true \
+		--import-realm --log-console-output=json
+}
+
+keycloak_wait() {
+	local i limit=$((${HEIMDALL_KEYCLOAK_WAIT_SECONDS:-180} * 10))
+	for ((i = 0; i < limit; i++)); do
+		if port_listening "$KC_PORT" && curl -fsS --max-time 3 --cacert "$CA_DIR/ca.crt" --tlsv1.3 \
+			"https://localhost:$KC_PORT/realms/$KC_REALM/.well-known/openid-configuration" >/dev/null 2>&1; then
+			[ -z "${KC_PENDING_STAMP:-}" ] || echo "$KC_PENDING_STAMP" >"$KC_DIR/realm.imported"
 			return 0
 		fi
-		idp_pid >/dev/null || {
-			tail -n 20 "$LOG_DIR/idp.log" >&2 || true
-			die "the OpenID Provider exited, see $LOG_DIR/idp.log"
+		keycloak_pid >/dev/null || {
+			tail -n 30 "$LOG_DIR/keycloak.log" >&2 || true
+			die "Keycloak exited, see $LOG_DIR/keycloak.log"
 		}
 		sleep 0.1
 	done
-	die "the OpenID Provider did not answer /.well-known/openid-configuration over TLS, see $LOG_DIR/idp.log"
+	die "Keycloak did not answer the realm's discovery document over TLS within ${HEIMDALL_KEYCLOAK_WAIT_SECONDS:-180} s (HEIMDALL_KEYCLOAK_WAIT_SECONDS), see $LOG_DIR/keycloak.log"
 }
 
-idp_stop() {
+keycloak_stop() {
 	local pid
-	pid="$(idp_pid)" || {
-		rm -f "$RUN_DIR/idp.pid"
-		return 0
-	}
-	stop_pid idp "$pid" TERM 15
-	rm -f "$RUN_DIR/idp.pid"
+	if pid="$(keycloak_pid)"; then
+		stop_pid keycloak "$pid" TERM 30
+	fi
+	rm -f "$RUN_DIR/keycloak.pid"
+	# kc.sh forwards TERM to its JVM; a JVM left behind (kc.sh killed) is stopped too.
+	for pid in $(pgrep -f -- "-Dkc.home.dir=$KC_DIR( |$)" 2>/dev/null); do
+		pid_matches "$pid" "-Dkc.home.dir=$KC_DIR" && stop_pid "keycloak (jvm $pid)" "$pid" TERM 30
+	done
+	return 0
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -989,19 +1145,27 @@ prepare_state() {
 }
 
 cmd_up() {
-	local t0 kafka_fetch=""
+	local t0 kafka_fetch="" kc_fetch=""
 	t0=$(now_ms)
 	ensure_host_tools
 	prepare_state
-	# The two slow downloads run side by side.
+	keycloak_java >/dev/null # fail early when no Java 21+ is there
+	# The slow downloads run side by side.
 	if [ ! -f "$(kafka_home)/.heimdall-ready" ]; then
 		ensure_kafka_jars &
 		kafka_fetch=$!
+	fi
+	if ! keycloak_dist_ready; then
+		ensure_keycloak_dist &
+		kc_fetch=$!
 	fi
 	ensure_pg_root
 	ensure_promtool
 	if [ -n "$kafka_fetch" ]; then
 		wait "$kafka_fetch" || die "fetching the Kafka jars failed"
+	fi
+	if [ -n "$kc_fetch" ]; then
+		wait "$kc_fetch" || die "fetching or building Keycloak failed"
 	fi
 	write_promtool_wrapper
 	write_pg_client_wrappers
@@ -1009,17 +1173,17 @@ cmd_up() {
 	write_env
 	pg_start
 	kafka_start
-	start_idp
+	start_keycloak
 	pg_wait
 	pg_bootstrap
 	kafka_wait
-	idp_wait
+	keycloak_wait
 	log "stack is up ($(($(now_ms) - t0)) ms); env: $ENV_FILE"
 	cmd_status
 }
 
 cmd_down() {
-	idp_stop
+	keycloak_stop
 	kafka_stop
 	pg_stop
 }
@@ -1039,13 +1203,11 @@ cmd_status() {
 		printf '%-9s %-6s %-28s %s\n' kafka down "127.0.0.1:$KAFKA_PORT,$KAFKA_CONTROLLER_PORT" -
 		all=1
 	fi
-	if pid="$(idp_pid)"; then
-		printf '%-9s %-6s %-28s %s\n' idp up "127.0.0.1:$IDP_PORT" "$pid"
-	elif idp_present; then
-		printf '%-9s %-6s %-28s %s\n' idp down "127.0.0.1:$IDP_PORT" -
-		all=1
+	if pid="$(keycloak_pid)"; then
+		printf '%-9s %-6s %-28s %s\n' keycloak up "127.0.0.1:$KC_PORT" "$pid"
 	else
-		printf '%-9s %-6s %-28s %s\n' idp absent "127.0.0.1:$IDP_PORT" "- (deploy/idp/main.go not written yet)"
+		printf '%-9s %-6s %-28s %s\n' keycloak down "127.0.0.1:$KC_PORT" -
+		all=1
 	fi
 	return $all
 }
@@ -1053,11 +1215,11 @@ cmd_status() {
 cmd_logs() {
 	local c="${1:-}" n="${LINES_TAIL:-100}"
 	case "$c" in
-	"") tail -n "$n" "$LOG_DIR"/postgres.log "$LOG_DIR"/kafka.log "$LOG_DIR"/idp.log 2>/dev/null || true ;;
+	"") tail -n "$n" "$LOG_DIR"/postgres.log "$LOG_DIR"/kafka.log "$LOG_DIR"/keycloak.log 2>/dev/null || true ;;
 	postgres | pg) tail -n "$n" "$LOG_DIR/postgres.log" ;;
 	kafka) tail -n "$n" "$LOG_DIR/kafka.log" "$LOG_DIR/kafka.out" ;;
-	idp) tail -n "$n" "$LOG_DIR/idp.log" ;;
-	*) die "logs: unknown component $c (postgres, kafka, idp)" ;;
+	keycloak | idp) tail -n "$n" "$LOG_DIR/keycloak.log" ;;
+	*) die "logs: unknown component $c (postgres, kafka, keycloak)" ;;
 	esac
 }
 
@@ -1075,10 +1237,10 @@ cmd_psql() {
 usage() {
 	cat >&2 <<-EOF
 		usage: deploy/stack.sh COMMAND
-		  up                 start PostgreSQL, Kafka and the OpenID Provider (idempotent), wait until ready
+		  up                 start PostgreSQL, Kafka and Keycloak (idempotent), wait until ready
 		  down               stop them (idempotent)
 		  status             state, address and pid of each component
-		  logs [COMPONENT]   last lines of the logs (postgres, kafka, idp)
+		  logs [COMPONENT]   last lines of the logs (postgres, kafka, keycloak)
 		  env                print the path of the env file to source
 		  psql [--admin] ... psql over TLS as heimdall (or the superuser) into its database
 		  clean              down, then delete the state dir ($STACK_DIR); the cache stays

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -14,8 +13,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -25,22 +22,19 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	idpstorage "github.com/heimdallhub/heimdall/deploy/idp/storage"
 	"github.com/heimdallhub/heimdall/internal/auth"
 	"github.com/heimdallhub/heimdall/internal/config/devstack"
 )
 
 // TestVerifierAgainstProvider runs the Verifier against the development
-// stack's real OpenID Provider (deploy/idp): tokens it issues, and tokens
-// crafted here to be wrong in exactly one way.
+// stack's Keycloak: tokens it issues, and tokens crafted here to be wrong in
+// exactly one way.
 //
 // Crafting an expired (or not-yet-valid, wrong-issuer, wrong-audience)
-// token with a VALID signature needs the provider's private signing key.
-// The test reads it from the provider's state directory,
-// $HEIMDALL_STACK_DIR/idp/signing-keys.json (deploy/stack.sh starts the
-// provider with -state $HEIMDALL_STACK_DIR/idp). Those are development-only
-// keys of a throwaway local provider; nothing like this is possible, or
-// wanted, against a real identity provider.
+// token with a VALID signature needs a private key the realm publishes.
+// The test generates one and adds it to the realm through Keycloak's admin
+// REST API as a passive RS256 key (published in the JWKS, never used by
+// Keycloak to sign), and removes it when it ends.
 func TestVerifierAgainstProvider(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: needs the development stack (make stack-up)")
@@ -55,11 +49,11 @@ func TestVerifierAgainstProvider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Subject != devstack.ClientCLI || p.ClientID != devstack.ClientCLI || p.Issuer != stack.OIDCIssuer ||
+		if p.Subject != stack.SubjectOf(t, devstack.ClientCLI) || p.ClientID != devstack.ClientCLI || p.Issuer != stack.OIDCIssuer ||
 			p.Clearance != "TOP SECRET" || !slices.Contains(p.Groups, devstack.GroupAdmin) || !slices.Contains(p.Groups, devstack.GroupIngest) {
 			t.Errorf("principal = %+v", p)
 		}
-		if p.Claims["sub"] != devstack.ClientCLI || p.Claims["clearance"] != "TOP SECRET" || p.Claims["groups"] == nil {
+		if p.Claims["azp"] != devstack.ClientCLI || p.Claims["clearance"] != "TOP SECRET" || p.Claims["groups"] == nil {
 			t.Errorf("claims = %v", p.Claims)
 		}
 		if time.Until(p.Expiry) <= 0 {
@@ -78,12 +72,14 @@ func TestVerifierAgainstProvider(t *testing.T) {
 		}
 	})
 
-	// The control for the crafted tokens below: signed with the provider's
-	// key and right in every way, it verifies.
+	// A key of the realm's whose private half the test holds.
+	key := realmKey(t, stack)
+
+	// The control for the crafted tokens below: signed with a key the
+	// realm publishes and right in every way, it verifies.
 	t.Run("crafted valid token", func(t *testing.T) {
 		v, _ := newVerifier(t, stack)
-		key := activeKey(t, stack)
-		if _, err := v.Verify(ctx, key.sign(t, key.alg, key.kid, validClaims(stack))); err != nil {
+		if _, err := v.Verify(ctx, key.sign(t, key.alg, key.kid, validClaims(t, stack))); err != nil {
 			t.Fatalf("a correctly crafted token is refused, so the refusals below prove nothing: %v", err)
 		}
 	})
@@ -104,8 +100,7 @@ func TestVerifierAgainstProvider(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, _ := newVerifier(t, stack)
-			key := activeKey(t, stack)
-			c := validClaims(stack)
+			c := validClaims(t, stack)
 			tc.claims(c)
 			raw := key.sign(t, key.alg, key.kid, c)
 			_, err := v.Verify(ctx, raw)
@@ -198,19 +193,34 @@ func TestVerifierAgainstProvider(t *testing.T) {
 
 	t.Run("unknown kid", func(t *testing.T) {
 		v, _ := newVerifier(t, stack)
-		key := activeKey(t, stack)
 		stranger := strangerKey(t)
 		for name, raw := range map[string]string{
-			// The provider's own key under a kid it does not publish: the
+			// The realm's own key under a kid it does not publish: the
 			// kid must name the key.
-			"provider key": key.sign(t, key.alg, "k-"+rand.Text(), validClaims(stack)),
-			"stranger key": stranger.sign(t, stranger.alg, "k-"+rand.Text(), validClaims(stack)),
+			"provider key": key.sign(t, key.alg, "k-"+rand.Text(), validClaims(t, stack)),
+			"stranger key": stranger.sign(t, stranger.alg, "k-"+rand.Text(), validClaims(t, stack)),
 		} {
 			_, err := v.Verify(ctx, raw)
 			if err == nil {
 				t.Fatalf("%s: accepted", name)
 			}
 			assertRefused(t, raw, err, "signing key is unknown")
+		}
+	})
+
+	// A key of the attacker's signing under the kid of the key Keycloak
+	// signs with (and under the test's published key's kid).
+	t.Run("foreign key with a known kid", func(t *testing.T) {
+		v, _ := newVerifier(t, stack)
+		stranger := strangerKey(t)
+		issuedKid, _ := header(t, stack.TokenForClient(t, devstack.ClientCLI))["kid"].(string)
+		for _, kid := range []string{issuedKid, key.kid} {
+			raw := stranger.sign(t, stranger.alg, kid, validClaims(t, stack))
+			_, err := v.Verify(ctx, raw)
+			assertRefused(t, raw, err, "signature does not verify")
+		}
+		if got := v.JWKSFetches(); got != 1 {
+			t.Errorf("JWKSFetches = %d, want 1 (the kids are known)", got)
 		}
 	})
 
@@ -249,7 +259,8 @@ func TestVerifierAgainstProvider(t *testing.T) {
 			t.Errorf("JWKSFetches = %d, want 2", got)
 		}
 		// Both keys are now cached: neither token fetches again. (The old
-		// key stays published until its tokens have expired.)
+		// key is passive: still published, so its tokens verify until they
+		// expire, and no longer used to sign.)
 		for _, raw := range []string{after, before, stack.TokenForClient(t, devstack.ClientPeer)} {
 			if _, err := v.Verify(ctx, raw); err != nil {
 				t.Fatalf("after rotation: %v", err)
@@ -270,9 +281,8 @@ func TestVerifierAgainstProvider(t *testing.T) {
 			t.Fatal(err)
 		}
 		fetched := time.Now()
-		key := activeKey(t, stack)
 		stranger := strangerKey(t)
-		c := validClaims(stack)
+		c := validClaims(t, stack)
 		var floods []string
 		for i := range 50 {
 			k := key
@@ -343,7 +353,7 @@ type countingTransport struct {
 }
 
 func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if !strings.HasPrefix(r.URL.Path, "/.well-known/") {
+	if !strings.Contains(r.URL.Path, "/.well-known/") {
 		c.n.Add(1)
 	}
 	return c.RoundTripper.RoundTrip(r)
@@ -356,10 +366,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func validClaims(stack devstack.Stack) map[string]any {
+func validClaims(t *testing.T, stack devstack.Stack) map[string]any {
 	now := time.Now()
 	return map[string]any{
-		"iss": stack.OIDCIssuer, "sub": devstack.ClientCLI, "aud": []string{devstack.APIAudience},
+		"iss": stack.OIDCIssuer, "sub": stack.SubjectOf(t, devstack.ClientCLI), "aud": []string{devstack.APIAudience},
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": rand.Text(),
 		"client_id": devstack.ClientCLI, "azp": devstack.ClientCLI,
 		"groups": []string{devstack.GroupAdmin, devstack.GroupIngest}, "clearance": "TOP SECRET",
@@ -395,49 +405,16 @@ func (k signingKey) sign(t *testing.T, alg jose.SignatureAlgorithm, kid string, 
 	return raw
 }
 
-// activeKey reads the provider's active signing key from its state
-// directory (see TestVerifierAgainstProvider): development keys only.
-func activeKey(t *testing.T, stack devstack.Stack) signingKey {
+// realmKey adds a fresh RSA key to the realm as a passive RS256 key (see
+// TestVerifierAgainstProvider) and returns it with the kid Keycloak gave it.
+func realmKey(t *testing.T, stack devstack.Stack) signingKey {
 	t.Helper()
-	path := filepath.Join(stack.Dir, "idp", idpstorage.KeysFile)
-	data, err := os.ReadFile(path)
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		t.Fatalf("the provider's development signing keys: %v (the stack runs the provider with -state %s)", err, filepath.Join(stack.Dir, "idp"))
+		t.Fatal(err)
 	}
-	var f struct {
-		Version int `json:"version"`
-		Keys    []struct {
-			KID     string    `json:"kid"`
-			Alg     string    `json:"alg"`
-			Retired time.Time `json:"retired"`
-			PEM     string    `json:"private_key_pem"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(data, &f); err != nil || f.Version != 1 || len(f.Keys) == 0 {
-		t.Fatalf("%s: unexpected format (version %d, %d keys, %v)", path, f.Version, len(f.Keys), err)
-	}
-	rec := f.Keys[len(f.Keys)-1] // oldest first; the last one is active
-	if !rec.Retired.IsZero() {
-		t.Fatalf("%s: the last key is retired", path)
-	}
-	block, _ := pem.Decode([]byte(rec.PEM))
-	if block == nil {
-		t.Fatalf("%s: key %s: no PEM block", path, rec.KID)
-	}
-	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatalf("%s: key %s: %v", path, rec.KID, err)
-	}
-	priv, ok := parsed.(crypto.Signer)
-	if !ok {
-		t.Fatalf("%s: key %s: %T", path, rec.KID, parsed)
-	}
-	switch priv.(type) {
-	case *rsa.PrivateKey, *ecdsa.PrivateKey:
-	default:
-		t.Fatalf("%s: key %s: unexpected type %T", path, rec.KID, priv)
-	}
-	return signingKey{kid: rec.KID, alg: jose.SignatureAlgorithm(rec.Alg), priv: priv}
+	kid := stack.Admin(t).ImportRSAKey(t, priv, 1, false)
+	return signingKey{kid: kid, alg: jose.RS256, priv: priv}
 }
 
 // strangerKey is an RSA key the provider has never heard of.

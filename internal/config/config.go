@@ -185,7 +185,8 @@ type Access struct {
 	Grants         map[string][]rbac.Permission
 }
 
-// DefaultGrants are the permissions of the development provider's groups.
+// DefaultGrants are the permissions of the development realm's groups and
+// realm roles (deploy/keycloak/heimdall-realm.json).
 const DefaultGrants = "heimdall-admin=admin+read+ingest+classify+decrypt;heimdall-analyst=read;heimdall-ingest=ingest;heimdall-peer=peer"
 
 // Var documents one environment variable.
@@ -244,7 +245,7 @@ var Vars = []Var{
 	{"HEIMDALL_PSEUDONYM_KEYS", "", "Secret. Pseudonymisation keys, pk1=<base64>,pk2=<base64>; the highest version signs new pseudonyms. Required by the api and ingest components."},
 	{"HEIMDALL_SCRUB_NATIONAL_IDS", "", "National id schemes the free-text scrubber finds: us_ssn, uk_nino, nl_bsn, es_dni."},
 	{"HEIMDALL_CLASSIFICATION_LEVELS", "UNCLASSIFIED,CONFIDENTIAL,SECRET,TOP SECRET", "Classification levels, lowest first; the PII policy must list the same. Every process of a deployment must agree."},
-	{"HEIMDALL_ROLE_CLAIMS", "groups", "Comma-separated claim paths (dots walk objects, e.g. realm_access.roles) whose values are the caller's roles."},
+	{"HEIMDALL_ROLE_CLAIMS", "groups,realm_access.roles", "Comma-separated claim paths (dots walk objects) whose values are the caller's roles: groups and realm_access.roles as Keycloak issues them, roles for Entra ID app roles, a custom claim for Okta."},
 	{"HEIMDALL_CLEARANCE_CLAIM", "clearance", "Claim path of the caller's clearance (UNCLASSIFIED, CONFIDENTIAL, SECRET, TOP SECRET); none: the caller sees nothing classified."},
 	{"HEIMDALL_SCHEMA_REGISTRY_URL", "", "Confluent-compatible schema registry (https, TLS 1.3 with HEIMDALL_CA_FILE; a path such as /apis/ccompat/v7 is kept). Set: every schema version is registered (subject = record full name, FULL_TRANSITIVE) and events are written in the Confluent wire format. Empty: the single-object encoding. Readers accept both."},
 	{"HEIMDALL_SCHEMA_REGISTRY_WIRE_FORMAT", "confluent", "With a schema registry, the framing written: confluent (0x00 + 4-byte schema id) or single-object (the registry then only resolves the ids of records already written, to switch back)."},

@@ -18,7 +18,7 @@ import (
 )
 
 // chaosStack is a development stack of its own (PostgreSQL, Kafka, the
-// OpenID Provider), started by deploy/stack.sh in a state directory and on
+// Keycloak), started by deploy/stack.sh in a state directory and on
 // ports apart from the shared stack's, so a test can kill its broker and
 // its database without disturbing the tests that share the other one. The
 // ports lie below Linux's range of outgoing (ephemeral) ports.
@@ -44,7 +44,7 @@ func newChaosStack(t *testing.T) *chaosStack {
 			"HEIMDALL_PG_PORT=25432",
 			"HEIMDALL_KAFKA_PORT=29092",
 			"HEIMDALL_KAFKA_CONTROLLER_PORT=29093",
-			"HEIMDALL_IDP_PORT=28443",
+			"HEIMDALL_KEYCLOAK_PORT=28443",
 			// A broker killed with many partitions recovers each one's log first.
 			"HEIMDALL_KAFKA_WAIT_SECONDS=900",
 		},

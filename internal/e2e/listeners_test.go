@@ -116,7 +116,7 @@ func stackListeners() []tlsListener {
 			refusesPlaintext: kafkaRefusesPlaintext,
 		},
 		{
-			name:             "idp",
+			name:             "keycloak",
 			addr:             hostPortFromURLEnv("HEIMDALL_OIDC_ISSUER"),
 			refusesPlaintext: httpRefusesPlaintext,
 		},

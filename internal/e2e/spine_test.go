@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/graphstore"
 	"github.com/heimdallhub/heimdall/internal/kafka"
 	"github.com/heimdallhub/heimdall/internal/observable"
@@ -273,7 +274,8 @@ func TestSampleThroughAPIAndCypher(t *testing.T) {
 		t.Fatalf("GET entity: %d", code)
 	}
 	b, _ := jsonMarshal(ent)
-	for _, want := range []string{`"updates.example.com"`, `"quickstart"`, `heimdall-cli`, res.RequestID, res.BatchID} {
+	actor := `"actor":"` + in.st.SubjectOf(t, devstack.ClientCLI) + `","actor_issuer":"` + in.st.OIDCIssuer + `"`
+	for _, want := range []string{`"updates.example.com"`, `"quickstart"`, actor, res.RequestID, res.BatchID} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("entity view lacks %s:\n%s", want, b)
 		}

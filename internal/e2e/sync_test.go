@@ -30,9 +30,10 @@ import (
 // client it pulls as, and its graph store.
 type site struct {
 	*instance
-	id     string
-	client string
-	store  *graphstore.Store
+	id      string
+	client  string
+	subject string // the subject of client's tokens: how the others know s
+	store   *graphstore.Store
 }
 
 // peerLink is how one site reaches another: the URL it pulls from (a TCP
@@ -51,7 +52,7 @@ func newSites(t testing.TB, n int) []*site {
 	var out []*site
 	for i := range n {
 		in := newInstance(t)
-		s := &site{instance: in, id: fmt.Sprintf("site-%c-%s", 'a'+i, run), client: clients[i]}
+		s := &site{instance: in, id: fmt.Sprintf("site-%c-%s", 'a'+i, run), client: clients[i], subject: in.st.SubjectOf(t, clients[i])}
 		in.env["HEIMDALL_PEER_ID"] = s.id
 		in.env["HEIMDALL_PSEUDONYM_KEYS"] = pseudo
 		in.env["HEIMDALL_SYNC_CLIENT_ID"] = s.client
@@ -78,7 +79,7 @@ func (s *site) configure(t testing.TB, others []*site, links map[string]peerLink
 		if level == "" {
 			level = "TOP SECRET"
 		}
-		fmt.Fprintf(&b, "  - id: %s\n    url: %s\n    subject: %s\n    export: {max_classification: %s}\n", o.id, links[o.id].url, o.client, level)
+		fmt.Fprintf(&b, "  - id: %s\n    url: %s\n    subject: %s\n    export: {max_classification: %s}\n", o.id, links[o.id].url, o.subject, level)
 	}
 	path := filepath.Join(t.TempDir(), "peers.yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
@@ -784,7 +785,7 @@ func TestSyncPauseResume(t *testing.T) {
 		}
 		return st
 	}
-	if st := status(b); len(st) != 1 || st[0].Peer != a.id || !st[0].Paused || !strings.Contains(st[0].PausedBy, devstack.ClientCLI) {
+	if st := status(b); len(st) != 1 || st[0].Peer != a.id || !st[0].Paused || !strings.Contains(st[0].PausedBy, b.st.SubjectOf(t, devstack.ClientCLI)) {
 		t.Fatalf("status at b after the pause: %+v", st)
 	}
 	// A pull under way when the pause came may still end; after it none

@@ -3,7 +3,6 @@ package devstack
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +18,6 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
-
-// RotateKeysPath is the provider's admin endpoint for key rotation.
-const RotateKeysPath = "/admin/rotate-keys"
 
 // flowTimeout bounds one token flow.
 const flowTimeout = 30 * time.Second
@@ -91,98 +87,28 @@ func (s Stack) UserLogin(t testing.TB, user, password string) *oauth2.Token {
 }
 
 // CodeFlow drives the authorization code flow with PKCE over HTTPS, like a
-// browser with a cookie jar: GET the authorization endpoint, which sends it
-// to the login form; POST the credentials; follow the redirects until the
-// provider redirects to WebRedirectURI, and read the code there instead of
-// following; exchange the code (with the PKCE verifier) for tokens; verify
-// the ID token and its nonce.
+// browser with a cookie jar (see SignIn), as client heimdall-web with
+// redirect URI WebRedirectURI: it reads the code from the provider's
+// redirect instead of following it, exchanges the code (with the PKCE
+// verifier) for tokens, and verifies the ID token and its nonce.
 func (s Stack) CodeFlow(ctx context.Context, user, password string) (*oauth2.Token, error) {
 	provider, err := s.discover(ctx)
 	if err != nil {
 		return nil, err
 	}
-	issuer, err := url.Parse(s.OIDCIssuer)
-	if err != nil {
-		return nil, fmt.Errorf("issuer: %w", err)
-	}
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		return nil, err
-	}
-	browser := &http.Client{
-		Transport: s.transport(),
-		Jar:       jar,
-		Timeout:   flowTimeout,
-		// Follow redirects within the provider only: the last one goes to
-		// the client's redirect URI, where the code is read.
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if req.URL.Scheme != issuer.Scheme || req.URL.Host != issuer.Host {
-				return http.ErrUseLastResponse
-			}
-			if len(via) >= 10 {
-				return errors.New("too many redirects")
-			}
-			return nil
-		},
-	}
-
 	endpoint := provider.Endpoint()
 	endpoint.AuthStyle = oauth2.AuthStyleInParams // public client: client_id in the form
 	conf := oauth2.Config{
 		ClientID:    ClientWeb,
 		Endpoint:    endpoint,
 		RedirectURL: WebRedirectURI,
-		Scopes:      []string{oidc.ScopeOpenID, "profile", "email"},
+		Scopes:      []string{oidc.ScopeOpenID, "profile"},
 	}
 	state, nonce, verifier := rand.Text(), rand.Text(), oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce))
-
-	// 1. Authorization request: the provider redirects to its login form.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
+	loc, err := s.SignIn(ctx, authURL, user, password)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := browser.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("authorization request: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		if loc, err := resp.Location(); err == nil && loc.Query().Get("error") != "" {
-			resp.Body.Close()
-			return nil, fmt.Errorf("authorization request: error %s: %s", loc.Query().Get("error"), loc.Query().Get("error_description"))
-		}
-		return nil, fmt.Errorf("authorization request: %s", describe(resp))
-	}
-	form, err := parseForm(resp)
-	if err != nil {
-		return nil, err
-	}
-
-	// 2. Log in.
-	form.values.Set("username", user)
-	form.values.Set("password", password)
-	req, err = http.NewRequestWithContext(ctx, http.MethodPost, form.action, strings.NewReader(form.values.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err = browser.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("login: %w", err)
-	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		resp.Body.Close()
-		return nil, errors.New("login: invalid username or password")
-	}
-	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
-		return nil, fmt.Errorf("login: %s", describe(resp))
-	}
-	resp.Body.Close()
-
-	// 3. The provider redirected to the client: read code and state.
-	loc, err := resp.Location()
-	if err != nil {
-		return nil, fmt.Errorf("login: redirect: %w", err)
 	}
 	want, _ := url.Parse(WebRedirectURI)
 	if loc.Scheme != want.Scheme || loc.Hostname() != want.Hostname() || loc.Path != want.Path {
@@ -219,37 +145,87 @@ func (s Stack) CodeFlow(ctx context.Context, user, password string) (*oauth2.Tok
 	return tok, nil
 }
 
-// RotateProviderKeys makes the provider sign with a new key from now on
-// (POST /admin/rotate-keys with the config's admin token). The old public
-// key stays in the JWKS until its tokens expire. It returns the new kid.
-func (s Stack) RotateProviderKeys(t testing.TB) string {
-	t.Helper()
-	cfg := s.IDPConfig(t)
-	if cfg.AdminToken == "" {
-		t.Fatalf("rotate provider keys: no admin_token in %s", IDPConfigPath)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), flowTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.OIDCIssuer+RotateKeysPath, nil)
+// SignIn does in the provider what a person does in a browser: it opens
+// authURL (an authorization request of any client) with a fresh cookie
+// jar, fills in the login form and submits it, and follows the provider's
+// redirects until one leaves the provider. It returns that redirect's
+// target (the client's redirect URI with code and state) without
+// following it.
+func (s Stack) SignIn(ctx context.Context, authURL, user, password string) (*url.URL, error) {
+	issuer, err := url.Parse(s.OIDCIssuer)
 	if err != nil {
-		t.Fatalf("rotate provider keys: %v", err)
+		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+cfg.AdminToken)
-	resp, err := s.HTTPClient().Do(req)
+	jar, err := cookiejar.New(nil)
 	if err != nil {
-		t.Fatalf("rotate provider keys: %v", err)
+		return nil, err
 	}
-	defer resp.Body.Close()
+	browser := &http.Client{
+		Transport: s.transport(),
+		Jar:       jar,
+		Timeout:   flowTimeout,
+		// Follow redirects within the provider only: the last one goes to
+		// the client's redirect URI, which the caller handles.
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if req.URL.Scheme != issuer.Scheme || req.URL.Host != issuer.Host {
+				return http.ErrUseLastResponse
+			}
+			if len(via) >= 10 {
+				return errors.New("too many redirects")
+			}
+			return nil
+		},
+	}
+
+	// 1. Authorization request: the provider shows its login form.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := browser.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("authorization request: %w", err)
+	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("rotate provider keys: %s", describe(resp))
+		if loc, err := resp.Location(); err == nil && loc.Query().Get("error") != "" {
+			resp.Body.Close()
+			return nil, fmt.Errorf("authorization request: error %s: %s", loc.Query().Get("error"), loc.Query().Get("error_description"))
+		}
+		return nil, fmt.Errorf("authorization request: %s", describe(resp))
 	}
-	var out struct {
-		KID string `json:"kid"`
+	form, err := parseForm(resp)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.KID == "" {
-		t.Fatalf("rotate provider keys: bad answer (%v)", err)
+
+	// 2. Log in.
+	form.values.Set("username", user)
+	form.values.Set("password", password)
+	req, err = http.NewRequestWithContext(ctx, http.MethodPost, form.action, strings.NewReader(form.values.Encode()))
+	if err != nil {
+		return nil, err
 	}
-	return out.KID
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = browser.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
+		// Keycloak answers a failed login with its form again.
+		resp.Body.Close()
+		return nil, errors.New("login: invalid username or password (or the account is locked)")
+	}
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		return nil, fmt.Errorf("login: %s", describe(resp))
+	}
+	resp.Body.Close()
+
+	// 3. The provider redirected out of itself, to the client.
+	loc, err := resp.Location()
+	if err != nil {
+		return nil, fmt.Errorf("login: redirect: %w", err)
+	}
+	return loc, nil
 }
 
 // Provider returns the go-oidc provider of the stack's issuer (discovery

@@ -19,14 +19,19 @@ func TestRunningStack(t *testing.T) {
 	ctx := s.ClientContext(t.Context())
 
 	var claims struct {
-		Groups    []string `json:"groups"`
-		Clearance string   `json:"clearance"`
+		AZP    string   `json:"azp"`
+		Groups []string `json:"groups"`
+		Roles  struct {
+			Roles []string `json:"roles"`
+		} `json:"realm_access"`
+		Clearance string `json:"clearance"`
 	}
 	tok, err := verify(ctx, s.TokenForClient(t, ClientCLI))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tok.Claims(&claims); err != nil || tok.Subject != ClientCLI || !slices.Contains(claims.Groups, GroupAdmin) {
+	if err := tok.Claims(&claims); err != nil || tok.Subject == "" || claims.AZP != ClientCLI ||
+		!slices.Contains(claims.Groups, GroupAdmin) || !slices.Contains(claims.Roles.Roles, GroupAdmin) {
 		t.Errorf("heimdall-cli token: sub %s, claims %+v (%v)", tok.Subject, claims, err)
 	}
 
@@ -36,5 +41,17 @@ func TestRunningStack(t *testing.T) {
 	}
 	if err := tok.Claims(&claims); err != nil || !slices.Equal(claims.Groups, []string{GroupAdmin}) || claims.Clearance != "TOP SECRET" {
 		t.Errorf("alice token: claims %+v (%v)", claims, err)
+	}
+
+	// Every confidential client of the realm has its generated secret in
+	// the credentials file, and gets a token with it.
+	for id := range s.Credentials(t).Clients {
+		if _, err := verify(ctx, s.TokenForClient(t, id)); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	// A wrong secret is refused.
+	if _, err := s.ClientCredentials(t.Context(), ClientCLI, "not-the-secret"); err == nil {
+		t.Error("a wrong client secret got a token")
 	}
 }
