@@ -61,6 +61,9 @@ commands:
   sync pause|resume|reset PEER
                           stop/restart syncing with a peer; forget its checkpoint (catch up anew)
   token                   print an access token for HEIMDALL_CLIENT_ID (for curl)
+  login [-open] [-timeout D]
+                          sign a person in at the OIDC provider in a browser (code flow + PKCE,
+                          loopback redirect) and print their access token
   key [-personal] KIND VALUE
                           print the canonical key of an observable (-personal: the key
                           of a value the PII policy marks personal, from HEIMDALL_PSEUDONYM_KEYS)
@@ -104,6 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		return runRestore(ctx, args[1:], stdout, stderr, lookup)
 	case "token":
 		return runToken(ctx, stdout, lookup)
+	case "login":
+		return runLogin(ctx, args[1:], stdout, stderr, lookup)
 	case "key":
 		return runKey(args[1:], stdout, lookup)
 	case "keys":

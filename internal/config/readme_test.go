@@ -7,7 +7,7 @@ import (
 )
 
 // TestREADMEDocumentsEveryVariable: the configuration reference in the
-// README has a row for every variable Load reads, with its default (a
+// README has a row for every variable Load and the tools read, with its default (a
 // variable whose default is derived at run time may describe it).
 func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
@@ -25,7 +25,7 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 			rows[name] = strings.Trim(strings.TrimSpace(cells[2]), "`")
 		}
 	}
-	for _, v := range Vars {
+	for _, v := range append(append([]Var{}, Vars...), ClientVars...) {
 		def, ok := rows[v.Name]
 		switch {
 		case !ok:
