@@ -76,7 +76,12 @@ type Command struct {
 	File      string
 	Actor     events.Actor
 	RequestID string
-	BatchID   string
+	// BatchID is BatchID(Actor, Key): event ids derive from it, so they
+	// differ between actors and repeat for the same actor and key.
+	BatchID string
+	// Key is the client's key the batch id was derived from (its
+	// Idempotency-Key), for messages that tell it how to re-send.
+	Key string
 	// Headers are added to every Kafka record (for example traceparent).
 	Headers map[string]string
 }

@@ -222,13 +222,14 @@ func TestAsyncBatchAndCLI(t *testing.T) {
 	in := newInstance(t)
 	in.serve("serve", nil)
 	code, out := in.post(bytes.NewReader(flowLines(0, 3000)), "source=async", map[string]string{"Prefer": "respond-async", "Idempotency-Key": "async-batch-0001"})
-	if code != http.StatusAccepted || out["status_url"] != "/v1/batches/async-batch-0001" {
+	statusURL, _ := out["status_url"].(string)
+	if code != http.StatusAccepted || statusURL != "/v1/batches/"+out["batch_id"].(string) {
 		t.Fatalf("async upload: %d %v", code, out)
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var st map[string]any
-		if c := in.get("/v1/batches/async-batch-0001", &st); c != http.StatusOK {
+		if c := in.get(statusURL, &st); c != http.StatusOK {
 			t.Fatalf("status: %d", c)
 		}
 		if st["state"] == "done" {
@@ -245,7 +246,7 @@ func TestAsyncBatchAndCLI(t *testing.T) {
 	}
 	// Another caller, allowed to ingest, cannot see it.
 	other := in.st.TokenForUser(t, "carol")
-	req, _ := http.NewRequest(http.MethodGet, "https://"+in.addr+"/v1/batches/async-batch-0001", nil)
+	req, _ := http.NewRequest(http.MethodGet, "https://"+in.addr+statusURL, nil)
 	req.Header.Set("Authorization", "Bearer "+other)
 	if resp, err := in.client.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("another caller's view of the batch: %v %v", resp, err)

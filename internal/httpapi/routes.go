@@ -78,12 +78,16 @@ func (s *Server) ingest(c echo.Context) error {
 	default:
 		return problem(http.StatusBadRequest, "delimiter must be one of , ; | : tab")
 	}
-	batchID := req.Header.Get("Idempotency-Key")
-	if batchID == "" {
-		batchID = uuid.Must(uuid.NewV7()).String()
-	} else if !validBatchID.MatchString(batchID) {
+	key := req.Header.Get("Idempotency-Key")
+	if key == "" {
+		key = uuid.Must(uuid.NewV7()).String()
+	} else if !validBatchID.MatchString(key) {
 		return problem(http.StatusBadRequest, "Idempotency-Key must be 8-128 characters of [A-Za-z0-9._-]")
 	}
+	actor := events.Actor{Subject: p.Subject, Issuer: p.Issuer}
+	// The batch belongs to its actor: another actor's equal key is
+	// another batch, with other event ids.
+	batchID := ingest.BatchID(actor, key)
 	headers := traceHeaders(req.Context())
 	headers["heimdall.request_id"] = requestID(c)
 	cmd := ingest.Command{
@@ -93,9 +97,10 @@ func (s *Server) ingest(c echo.Context) error {
 		Profile:         q.Get("profile"),
 		Source:          q.Get("source"),
 		File:            q.Get("file"),
-		Actor:           events.Actor{Subject: p.Subject, Issuer: p.Issuer},
+		Actor:           actor,
 		RequestID:       requestID(c),
 		BatchID:         batchID,
+		Key:             key,
 		Headers:         headers,
 	}
 	async := preferAsync(req.Header.Values("Prefer"))
@@ -228,7 +233,7 @@ func ingestError(cmd ingest.Command, err error) *Problem {
 			r := inErr.Result
 			p.Result = &r
 			p.Detail += fmt.Sprintf(" (after %d rows: %d accepted, %d rejected, %d duplicates; re-sending with Idempotency-Key %s is safe)",
-				r.Rows, r.Accepted, r.Rejected, r.Duplicates, cmd.BatchID)
+				r.Rows, r.Accepted, r.Rejected, r.Duplicates, cmd.Key)
 		}
 		return p
 	case errors.Is(err, ingest.ErrUnsupportedFormat):
@@ -238,7 +243,7 @@ func ingestError(cmd ingest.Command, err error) *Problem {
 	case errors.Is(err, ingest.ErrUnknownProfile), errors.Is(err, ingest.ErrBadRequest):
 		return problem(http.StatusBadRequest, err.Error())
 	case errors.Is(err, ingest.ErrLogUnavailable):
-		return problem(http.StatusServiceUnavailable, "the event log did not acknowledge the batch; nothing from this request is reported accepted. Retry with the same Idempotency-Key: "+cmd.BatchID)
+		return problem(http.StatusServiceUnavailable, "the event log did not acknowledge the batch; nothing from this request is reported accepted. Retry with the same Idempotency-Key: "+cmd.Key)
 	}
 	return problem(http.StatusInternalServerError, "internal error; quote the request id to an operator")
 }
@@ -255,7 +260,8 @@ func preferAsync(values []string) bool {
 	return false
 }
 
-// batch shows a batch's status to the actor that sent it.
+// batch shows a batch's status to the actor that sent it; for every other
+// caller (admins included) it does not exist.
 func (s *Server) batch(c echo.Context) error {
 	p, _ := auth.FromContext(c.Request().Context())
 	id := c.Param("id")
