@@ -324,3 +324,48 @@ func TestEnrichmentEventsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestRetractionClearanceEvolves: a retraction carries the retracting
+// actor's clearance (schema v2); one written with v1 reads with an empty
+// clearance (reaching every level, as when it was written).
+func TestRetractionClearanceEvolves(t *testing.T) {
+	c, err := NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := sampleEvent()
+	e.Type = TypeRetractionRequested
+	e.Payload = RetractionRequested{Scope: "batch", ID: "b1-0123", Reason: "test data", Clearance: "CONFIDENTIAL"}
+	b, err := c.Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Payload != e.Payload {
+		t.Fatalf("round trip: got %+v, want %+v", got.Payload, e.Payload)
+	}
+
+	var v1 Schema
+	for _, s := range c.Schemas() {
+		if s.Record == "heimdall.events.RetractionRequested" && s.Version == 1 {
+			v1 = s
+		}
+	}
+	if v1.Avro == nil {
+		t.Fatal("retraction_requested.v1 not loaded")
+	}
+	body, err := avro.Marshal(v1.Avro, map[string]any{"scope": "source", "id": "feed-b", "reason": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p RetractionRequested
+	if err := c.decodeRecord(v1.Record, append(soeHeader(t, v1), body...), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p != (RetractionRequested{Scope: "source", ID: "feed-b"}) {
+		t.Fatalf("v1 retraction read through v2: %+v", p)
+	}
+}

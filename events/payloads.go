@@ -95,11 +95,16 @@ type ClassificationChanged struct {
 // EventType implements Payload.
 func (ClassificationChanged) EventType() string { return TypeClassificationChanged }
 
-// RetractionRequested retracts everything one batch or source contributed.
+// RetractionRequested retracts what one batch or source contributed to the
+// records the retracting actor may see.
 type RetractionRequested struct {
 	Scope  string `avro:"scope"` // batch or source
 	ID     string `avro:"id"`
 	Reason string `avro:"reason"`
+	// Clearance is the retracting actor's clearance level: the retraction
+	// reaches only records at or below it (graph.Retraction). Empty, in
+	// events written before version 2 of the schema, reaches every level.
+	Clearance string `avro:"clearance"`
 }
 
 // EventType implements Payload.
