@@ -32,7 +32,8 @@ type RetractionResponse struct {
 	ID        string `json:"id"`
 }
 
-// retractions serves POST /v1/retractions (admin).
+// retractions serves POST /v1/retractions (admin): any batch or source,
+// bounded by the caller's clearance.
 func (s *Server) retractions(c echo.Context) error {
 	actor, err := writer(c)
 	if err != nil {
@@ -42,10 +43,18 @@ func (s *Server) retractions(c echo.Context) error {
 	if err := decodeBody(c, 64<<10, &req, "{scope: batch|source, id, reason}"); err != nil {
 		return err
 	}
+	// The retraction reaches only what the caller may see: records at or
+	// below its clearance (none without one).
+	clearance := ""
+	if sub := subject(c); sub.ClearanceRank >= 0 {
+		clearance = sub.Clearance
+	}
 	id, err := s.opts.Retract.Handle(c.Request().Context(), retract.Command{
-		Actor: actor, RequestID: requestID(c), Scope: req.Scope, ID: req.ID, Reason: req.Reason, Headers: commandHeaders(c),
+		Actor: actor, RequestID: requestID(c), Scope: req.Scope, ID: req.ID, Reason: req.Reason, Clearance: clearance, Headers: commandHeaders(c),
 	})
 	switch {
+	case errors.Is(err, retract.ErrNoClearance):
+		return problem(http.StatusForbidden, "a retraction reaches only records at or below your clearance, and your token carries none")
 	case errors.Is(err, retract.ErrBadRequest):
 		return problem(http.StatusBadRequest, err.Error())
 	case errors.Is(err, retract.ErrLogUnavailable):
