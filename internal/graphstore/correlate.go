@@ -183,10 +183,8 @@ func sortCoOccurring(cs []graph.CoOccurring) {
 func recordVisible(ctx context.Context, tx pgx.Tx, g, key string, levels []string) (string, error) {
 	var typ string
 	err := tx.QueryRow(ctx, `SELECT CASE
-			WHEN EXISTS (SELECT 1 FROM `+g+`.entity_state WHERE key = $1 AND first_seen IS NOT NULL AND `+visibleClause("classification", 2)+`) THEN 'entity'
-			WHEN EXISTS (SELECT 1 FROM `+g+`.relation_state r WHERE r.key = $1 AND `+visibleClause("r.classification", 2)+`
-				AND EXISTS (SELECT 1 FROM `+g+`.entity_state a WHERE a.key = r.source_key AND `+visibleClause("a.classification", 2)+`)
-				AND EXISTS (SELECT 1 FROM `+g+`.entity_state b WHERE b.key = r.target_key AND `+visibleClause("b.classification", 2)+`)) THEN 'relation'
+			WHEN EXISTS (SELECT 1 FROM `+g+`.entity_state e WHERE e.key = $1 AND `+entityVisibleClause("e", 2)+`) THEN 'entity'
+			WHEN EXISTS (SELECT 1 FROM `+g+`.relation_state r WHERE r.key = $1 AND `+relationVisibleClause(g, "r", 2)+`) THEN 'relation'
 			ELSE '' END`, key, levels).Scan(&typ)
 	return typ, err
 }

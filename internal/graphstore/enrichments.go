@@ -70,14 +70,22 @@ type EnrichmentView struct {
 }
 
 // Enrichments returns the enrichment view of a record that vis allows,
-// by provider; graph.ErrNotFound if the record itself is not visible.
+// by provider; graph.ErrNotFound if the record itself is not visible. The
+// record's visibility is one query whether it is hidden or absent (nothing
+// more is read for a record the reader may not see).
 func (s *Store) Enrichments(ctx context.Context, key string, vis graph.Visibility) ([]EnrichmentView, error) {
-	if _, err := s.EntityVisible(ctx, key, vis); err != nil {
-		return nil, err
-	}
 	var out []EnrichmentView
+	levels := visibleLevels(vis)
 	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
 		g := quoteIdent(gen.Graph)
+		var visible bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+g+`.entity_state e WHERE e.key = $1 AND `+entityVisibleClause("e", 2)+`)`,
+			key, levels).Scan(&visible); err != nil {
+			return err
+		}
+		if !visible {
+			return graph.ErrNotFound
+		}
 		rows, err := tx.Query(ctx, `SELECT provider, provider_type, outcome, error_class, error_reason, data_version, classification,
 				attempts, requested_at, completed_at, expires_at, attributes::text, relations::text,
 				COALESCE(vector_dims(embedding), 0), event_id, job_id

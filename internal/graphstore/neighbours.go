@@ -27,48 +27,97 @@ func visibleClause(column string, n int) string {
 	return fmt.Sprintf("($%d::text[] IS NULL OR coalesce(%s, '') = ANY($%d::text[]))", n, column, n)
 }
 
+// entityVisibleClause is the rule of which entities (rows of entity_state
+// as alias) a reader with the levels in parameter $n may see: those at one
+// of those levels (an entity never observed has no level, so only SeeAll
+// sees it). Reads by key apply it in SQL, so a row the reader may not see
+// costs the database the same work as a row that does not exist, and
+// nothing more is read after it: no timing oracle.
+func entityVisibleClause(alias string, n int) string {
+	return visibleClause(alias+".classification", n)
+}
+
+// relationVisibleClause is the rule of which relations (rows of
+// relation_state as alias, in graph schema g) a reader may see: at one of
+// the levels in parameter $n, with both ends visible.
+func relationVisibleClause(g, alias string, n int) string {
+	return visibleClause(alias+".classification", n) +
+		` AND EXISTS (SELECT 1 FROM ` + g + `.entity_state a WHERE a.key = ` + alias + `.source_key AND ` + entityVisibleClause("a", n) + `)` +
+		` AND EXISTS (SELECT 1 FROM ` + g + `.entity_state b WHERE b.key = ` + alias + `.target_key AND ` + entityVisibleClause("b", n) + `)`
+}
+
 // EntityVisible is Entity for a reader: an entity above the reader's
 // clearance does not exist for them (graph.ErrNotFound), and its edge
 // counts only count edges the reader may see to vertices they may see.
+// Whether the entity is hidden or absent, the read is the same one query
+// (the clearance filter is in its WHERE clause): nothing more is read, so
+// neither the answer nor its time tells the two apart.
 func (s *Store) EntityVisible(ctx context.Context, key string, vis graph.Visibility) (graph.EntityView, error) {
-	v, err := s.Entity(ctx, key)
-	if err != nil {
-		return v, err
-	}
-	if vis.All() {
-		return v, nil
-	}
-	if !vis.Allows(v.Classification) {
-		return graph.EntityView{}, fmt.Errorf("reading entity %s: %w", key, graph.ErrNotFound)
-	}
-	err = s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
+	var v graph.EntityView
+	levels := visibleLevels(vis)
+	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
 		g := quoteIdent(gen.Graph)
-		count := func(from, to string) (map[string]int64, error) {
-			rows, err := tx.Query(ctx, `SELECT r.label, count(*) FROM `+g+`.relation_state r
-				JOIN `+g+`.entity_state o ON o.key = r.`+to+`
-				WHERE r.`+from+` = $1 AND `+visibleClause("r.classification", 2)+` AND `+visibleClause("o.classification", 2)+`
-				GROUP BY 1`, key, visibleLevels(vis))
-			if err != nil {
-				return nil, err
-			}
-			out := map[string]int64{}
-			var l string
-			var n int64
-			_, err = pgx.ForEachRow(rows, []any{&l, &n}, func() error { out[l] = n; return nil })
-			return out, err
+		var (
+			fs, ls               *time.Time
+			cls                  *string
+			src, vec, attrs, gid string
+		)
+		err := tx.QueryRow(ctx, `SELECT e.key, e.label, e.graphid::text, e.kind, e.value, e.first_seen, e.last_seen, e.sources::text,
+				e.vector::text, e.attributes::text, e.classification FROM `+g+`.entity_state e WHERE e.key = $1 AND `+entityVisibleClause("e", 2),
+			key, levels).
+			Scan(&v.Key, &v.Label, &gid, &v.Kind, &v.Value, &fs, &ls, &src, &vec, &attrs, &cls)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return graph.ErrNotFound
 		}
-		var err error
-		if v.OutEdges, err = count("source_key", "target_key"); err != nil {
+		if err != nil {
 			return err
 		}
-		v.InEdges, err = count("target_key", "source_key")
+		if fs != nil && ls != nil && cls != nil {
+			v.Observed, v.FirstSeen, v.LastSeen, v.Classification = true, fs.UTC(), ls.UTC(), *cls
+		}
+		if err := decodeJSONState(src, vec, attrs, &v.Sources, &v.Vector, &v.Attributes); err != nil {
+			return err
+		}
+		// Provenance is about the entity itself; it is visible with it.
+		if v.Provenance, err = provenance(ctx, tx, g, key, s.provLimit); err != nil {
+			return err
+		}
+		if vis.All() {
+			if v.OutEdges, err = edgeCounts(ctx, tx, g, "start_id", gid); err != nil {
+				return err
+			}
+			v.InEdges, err = edgeCounts(ctx, tx, g, "end_id", gid)
+			return err
+		}
+		if v.OutEdges, err = visibleEdgeCounts(ctx, tx, g, key, "source_key", "target_key", levels); err != nil {
+			return err
+		}
+		v.InEdges, err = visibleEdgeCounts(ctx, tx, g, key, "target_key", "source_key", levels)
 		return err
 	})
 	if err != nil {
-		return graph.EntityView{}, fmt.Errorf("counting visible edges of %s: %w", key, err)
+		return graph.EntityView{}, fmt.Errorf("reading entity %s: %w", key, err)
 	}
-	// Provenance is about the entity itself; it is visible with it.
 	return v, nil
+}
+
+// visibleEdgeCounts counts, by label, the edges whose from column is key
+// that the reader may see, to vertices they may see.
+func visibleEdgeCounts(ctx context.Context, tx pgx.Tx, g, key, from, to string, levels []string) (map[string]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT r.label, count(*) FROM `+g+`.relation_state r
+		JOIN `+g+`.entity_state o ON o.key = r.`+to+`
+		WHERE r.`+from+` = $1 AND `+visibleClause("r.classification", 2)+` AND `+entityVisibleClause("o", 2)+`
+		GROUP BY 1`, key, levels)
+	if err != nil {
+		return nil, fmt.Errorf("counting visible edges: %w", err)
+	}
+	out := map[string]int64{}
+	var l string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&l, &n}, func() error { out[l] = n; return nil }); err != nil {
+		return nil, fmt.Errorf("counting visible edges: %w", err)
+	}
+	return out, nil
 }
 
 // Neighbours returns the vertices within q.Depth hops of key (either edge
@@ -178,7 +227,7 @@ func vertices(ctx context.Context, tx pgx.Tx, g string, keys, levels []string) (
 		return nil, nil
 	}
 	rows, err := tx.Query(ctx, `SELECT key, label, kind, value, first_seen, last_seen, sources::text, coalesce(classification, '')
-		FROM `+g+`.entity_state WHERE key = ANY($1::text[]) AND `+visibleClause("classification", 2)+` ORDER BY key`, keys, levels)
+		FROM `+g+`.entity_state e WHERE key = ANY($1::text[]) AND `+entityVisibleClause("e", 2)+` ORDER BY key`, keys, levels)
 	if err != nil {
 		return nil, fmt.Errorf("reading vertices: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -49,44 +48,10 @@ func (s *Store) readActive(ctx context.Context, fn func(tx pgx.Tx, gen graph.Gen
 }
 
 // Entity returns the state of the vertex with key in the active graph, its
-// newest provenance entries and its edge counts, or graph.ErrNotFound.
+// newest provenance entries and its edge counts, or graph.ErrNotFound: the
+// entity as Heimdall itself sees it (EntityVisible with graph.SeeAll).
 func (s *Store) Entity(ctx context.Context, key string) (graph.EntityView, error) {
-	var v graph.EntityView
-	err := s.readActive(ctx, func(tx pgx.Tx, gen graph.Generation) error {
-		g := quoteIdent(gen.Graph)
-		var (
-			fs, ls               *time.Time
-			cls                  *string
-			src, vec, attrs, gid string
-		)
-		err := tx.QueryRow(ctx, `SELECT key, label, graphid::text, kind, value, first_seen, last_seen, sources::text,
-				vector::text, attributes::text, classification FROM `+g+`.entity_state WHERE key = $1`, key).
-			Scan(&v.Key, &v.Label, &gid, &v.Kind, &v.Value, &fs, &ls, &src, &vec, &attrs, &cls)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return graph.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if fs != nil && ls != nil && cls != nil {
-			v.Observed, v.FirstSeen, v.LastSeen, v.Classification = true, fs.UTC(), ls.UTC(), *cls
-		}
-		if err := decodeJSONState(src, vec, attrs, &v.Sources, &v.Vector, &v.Attributes); err != nil {
-			return err
-		}
-		if v.Provenance, err = provenance(ctx, tx, g, key, s.provLimit); err != nil {
-			return err
-		}
-		if v.OutEdges, err = edgeCounts(ctx, tx, g, "start_id", gid); err != nil {
-			return err
-		}
-		v.InEdges, err = edgeCounts(ctx, tx, g, "end_id", gid)
-		return err
-	})
-	if err != nil {
-		return graph.EntityView{}, fmt.Errorf("reading entity %s: %w", key, err)
-	}
-	return v, nil
+	return s.EntityVisible(ctx, key, graph.SeeAll())
 }
 
 func provenance(ctx context.Context, tx pgx.Tx, g, key string, limit int) ([]graph.ProvenanceRecord, error) {
