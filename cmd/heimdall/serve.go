@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -346,14 +345,14 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		}
 		if cfg.Runs(config.ComponentAPI) {
 			opts.Entities, opts.Similar, opts.Correlate, opts.Audit, opts.Cypher = b.store, b.store, b.store, b.audit, b.store
-			dec, err := reveal.New(&reloadingOpener{layer: b.pii, log: log}, sealedValues{b.store}, b.producer, codec, reveal.Options{
+			dec, err := reveal.New(&reloadingOpener{layer: b.pii, log: log}, b.producer, codec, reveal.Options{
 				PeerID: cfg.PeerID, AuditTopic: cfg.Kafka.AuditTopic, Scrub: b.pii.engine.Scrub, Clock: b.clock,
 			})
 			if err != nil {
 				b.close()
 				return nil, err
 			}
-			opts.Decrypt = dec
+			opts.Decrypt, opts.Sealed = dec, b.store
 			writes := appendlog.Options{PeerID: cfg.PeerID, EventsTopic: cfg.Kafka.EventsTopic, AuditTopic: cfg.Kafka.AuditTopic,
 				Scrub: b.pii.engine.Scrub, Clock: b.clock}
 			cls, err := classify.New(b.producer, codec, classify.Options{Options: writes, Levels: graph.Levels(), Current: b.store})
@@ -424,25 +423,6 @@ func ensureTopics(ctx context.Context, admin *kgo.Client, cfg config.Config, log
 	}
 	log.Info("topics ready", "events", cfg.Kafka.EventsTopic, "rejects", cfg.Kafka.RejectsTopic, "audit", cfg.Kafka.AuditTopic, "partitions", cfg.Kafka.Partitions)
 	return nil
-}
-
-// sealedValues reads the sealed value of an entity for the decrypt path.
-// Only an entity's own value can be looked up; attribute values (sets) and
-// rejected lines are named with their value by the caller.
-type sealedValues struct{ store *graphstore.Store }
-
-func (r sealedValues) SealedValue(ctx context.Context, key, field string) (string, bool, error) {
-	if field != ingest.EntityValueField {
-		return "", false, nil
-	}
-	v, err := r.store.Entity(ctx, key)
-	if errors.Is(err, graph.ErrNotFound) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	return v.Value, true, nil
 }
 
 // reloadingOpener opens sealed values with the engine, first loading data

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,10 +42,31 @@ type Opener interface {
 	Decrypt(recordKey, field, sealed string) (string, error)
 }
 
-// Records reads a stored sealed value of a record's field; ok is false when
-// the record or field does not exist.
+// Field is what the read model holds of one field of a record, as the
+// caller of one command may know it.
+type Field struct {
+	// Exists says a record with the key exists, whether or not the caller
+	// may see it. It only tells the audit trail "denied" from "not found":
+	// the caller is answered alike.
+	Exists bool
+	// Visible says the caller may see the record: it is at or below their
+	// clearance. Nothing of a record they may not see is opened.
+	Visible bool
+	// Values are the field's stored values (when Visible). A value the
+	// caller sends must be one of them: a token is bound to no record, so
+	// only this ties it to one.
+	Values []string
+	// Unlisted says the read model does not hold the record's values (a
+	// rejected line, whose sealed content the caller sends): a sent value is
+	// then tied to the record by its envelope's binding alone.
+	Unlisted bool
+}
+
+// Records reads fields of records for the caller of one command: the
+// caller's clearance is bound into it, and a record above it reads as
+// invisible.
 type Records interface {
-	SealedValue(ctx context.Context, recordKey, field string) (value string, ok bool, err error)
+	Field(ctx context.Context, recordKey, field string) (Field, error)
 }
 
 // Log appends the audit event; done is called with nil once acknowledged.
@@ -70,6 +92,9 @@ type Command struct {
 	Purpose   string // why (recorded, scrubbed)
 	Items     []Item
 	Headers   map[string]string // added to the audit record (traceparent)
+	// Records is the read model as this caller may see it; nil sees no
+	// record.
+	Records Records
 }
 
 // Revealed is the result of one item.
@@ -93,16 +118,14 @@ type Options struct {
 
 // Handler executes decrypt commands.
 type Handler struct {
-	open    Opener
-	records Records
-	log     Log
-	enc     Encoder
-	opts    Options
+	open Opener
+	log  Log
+	enc  Encoder
+	opts Options
 }
 
-// New returns a handler. records may be nil (every item must then carry its
-// value).
-func New(open Opener, records Records, log Log, enc Encoder, o Options) (*Handler, error) {
+// New returns a handler.
+func New(open Opener, log Log, enc Encoder, o Options) (*Handler, error) {
 	if open == nil || log == nil || enc == nil || o.PeerID == "" || o.AuditTopic == "" {
 		return nil, errors.New("reveal: opener, log, encoder, peer id and audit topic are required")
 	}
@@ -115,7 +138,7 @@ func New(open Opener, records Records, log Log, enc Encoder, o Options) (*Handle
 	if o.Scrub == nil {
 		o.Scrub = func(string) string { return "" }
 	}
-	return &Handler{open: open, records: records, log: log, enc: enc, opts: o}, nil
+	return &Handler{open: open, log: log, enc: enc, opts: o}, nil
 }
 
 // Handle audits the request, then reveals what it may.
@@ -141,25 +164,11 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) ([]Revealed, error) {
 			audit[i].DataKeyID = pii.DataKeyID(it.Value)
 			continue
 		}
-		sealed := it.Value
-		if sealed == "" {
-			v, ok, err := h.lookup(ctx, it)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				out[i].Outcome, audit[i].Outcome = OutcomeNotFound, OutcomeNotFound
-				continue
-			}
-			sealed = v
-		}
-		audit[i].DataKeyID = pii.DataKeyID(sealed)
-		pt, err := h.open.Decrypt(it.Record, it.Field, sealed)
+		r, err := h.reveal(ctx, cmd.Records, it)
 		if err != nil {
-			out[i].Outcome, audit[i].Outcome = OutcomeFailed, OutcomeFailed
-			continue
+			return nil, err
 		}
-		out[i].Outcome, audit[i].Outcome, out[i].Value = OutcomeDecrypted, OutcomeDecrypted, pt
+		out[i].Outcome, out[i].Value, audit[i].Outcome, audit[i].DataKeyID = r.outcome, r.value, r.audited, r.keyID
 	}
 	if err := h.audit(ctx, cmd, audit); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
@@ -170,15 +179,46 @@ func (h *Handler) Handle(ctx context.Context, cmd Command) ([]Revealed, error) {
 	return out, nil
 }
 
-func (h *Handler) lookup(ctx context.Context, it Item) (string, bool, error) {
-	if h.records == nil {
-		return "", false, nil
+// opened is the result of one item: the answer's outcome and value, the
+// audited outcome and data key id.
+type opened struct{ outcome, value, audited, keyID string }
+
+// reveal opens one item for a caller holding the decrypt permission. An
+// item of a record the caller may not see is answered "not found", exactly
+// as one of a record that does not exist (and with the same work: nothing
+// is opened), and audited "denied".
+func (h *Handler) reveal(ctx context.Context, records Records, it Item) (opened, error) {
+	var f Field
+	if records != nil {
+		var err error
+		if f, err = records.Field(ctx, it.Record, it.Field); err != nil {
+			return opened{}, fmt.Errorf("reading %s of %s: %w", it.Field, it.Record, err)
+		}
 	}
-	v, ok, err := h.records.SealedValue(ctx, it.Record, it.Field)
+	if !f.Visible {
+		r := opened{outcome: OutcomeNotFound, audited: OutcomeNotFound, keyID: pii.DataKeyID(it.Value)}
+		if f.Exists {
+			r.audited = OutcomeDenied
+		}
+		return r, nil
+	}
+	sealed := it.Value
+	switch {
+	case sealed == "" && (f.Unlisted || len(f.Values) != 1 || f.Values[0] == ""):
+		return opened{outcome: OutcomeNotFound, audited: OutcomeNotFound}, nil
+	case sealed == "":
+		sealed = f.Values[0]
+	case !f.Unlisted && !slices.Contains(f.Values, sealed):
+		// Not a value of this record's field: a token (bound to no record)
+		// or a ciphertext moved here from another record.
+		return opened{outcome: OutcomeFailed, audited: OutcomeFailed, keyID: pii.DataKeyID(sealed)}, nil
+	}
+	failed := opened{outcome: OutcomeFailed, audited: OutcomeFailed, keyID: pii.DataKeyID(sealed)}
+	pt, err := h.open.Decrypt(it.Record, it.Field, sealed)
 	if err != nil {
-		return "", false, fmt.Errorf("reading %s of %s: %w", it.Field, it.Record, err)
+		return failed, nil
 	}
-	return v, ok && v != "", nil
+	return opened{outcome: OutcomeDecrypted, value: pt, audited: OutcomeDecrypted, keyID: failed.keyID}, nil
 }
 
 // audit appends the audit event and waits for its acknowledgement.

@@ -23,11 +23,31 @@ func (sealer) Decrypt(record, field, sealed string) (string, error) {
 	return parts[2], nil
 }
 
-type records map[string]string
+// record is a stored record: its level (0 is the lowest) and fields.
+type record struct {
+	level  int
+	fields map[string][]string
+}
 
-func (r records) SealedValue(_ context.Context, key, field string) (string, bool, error) {
-	v, ok := r[key+"#"+field]
-	return v, ok, nil
+// store holds records; reader binds a clearance to it.
+var store = map[string]record{
+	"email-addr--1":   {0, map[string][]string{"value": {"enc:v1:dk-1:email-addr--1|value|alice@example.org"}}},
+	"email-addr--3":   {2, map[string][]string{"value": {"enc:v1:dk-1:email-addr--3|value|carol@example.org"}}},
+	"relationship--9": {0, map[string][]string{"attributes.msg": {"enc:v1:dk-1:relationship--9|attributes.msg|hello"}}},
+}
+
+// reader is the store as a caller cleared up to a level sees it.
+type reader int
+
+func (r reader) Field(_ context.Context, key, field string) (Field, error) {
+	rec, ok := store[key]
+	if !ok {
+		return Field{}, nil
+	}
+	if rec.level > int(r) {
+		return Field{Exists: true}, nil
+	}
+	return Field{Exists: true, Visible: true, Values: rec.fields[field]}, nil
 }
 
 type memLog struct {
@@ -53,7 +73,7 @@ func newHandler(t *testing.T, log *memLog) (*Handler, *events.Codec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(sealer{}, records{"email-addr--1#value": "enc:v1:dk-1:email-addr--1|value|alice@example.org"}, log, codec,
+	h, err := New(sealer{}, log, codec,
 		Options{PeerID: "p", AuditTopic: "audit", Scrub: func(s string) string { return strings.ReplaceAll(s, "bob@example.org", "ps:pk1:x") }})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +85,7 @@ func TestRevealAuditsEveryItemBeforeAnswering(t *testing.T) {
 	log := &memLog{}
 	h, codec := newHandler(t, log)
 	out, err := h.Handle(context.Background(), Command{
-		Actor: events.Actor{Subject: "alice", Issuer: "https://idp"}, RequestID: "req-1", Allowed: true,
+		Actor: events.Actor{Subject: "alice", Issuer: "https://idp"}, RequestID: "req-1", Allowed: true, Records: reader(3),
 		Purpose: "case 42 for bob@example.org",
 		Items: []Item{
 			{Record: "email-addr--1", Field: "value"},
@@ -125,7 +145,7 @@ func TestRevealDeniedIsAuditedAndRevealsNothing(t *testing.T) {
 func TestRevealWithoutAuditRevealsNothing(t *testing.T) {
 	h, _ := newHandler(t, &memLog{fail: errors.New("broker down")})
 	out, err := h.Handle(context.Background(), Command{
-		Actor: events.Actor{Subject: "alice"}, RequestID: "req-3", Allowed: true,
+		Actor: events.Actor{Subject: "alice"}, RequestID: "req-3", Allowed: true, Records: reader(3),
 		Items: []Item{{Record: "email-addr--1", Field: "value"}},
 	})
 	if !errors.Is(err, ErrAuditUnavailable) || out != nil {
@@ -146,4 +166,78 @@ func TestRevealRejectsBadRequests(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// TestRevealHonoursClearance: an item of a record above the caller's
+// clearance is answered exactly like one of a missing record (and audited
+// as denied); a value sent for a record must be one of its field's values.
+func TestRevealHonoursClearance(t *testing.T) {
+	log := &memLog{}
+	h, codec := newHandler(t, log)
+	carol := "enc:v1:dk-1:email-addr--3|value|carol@example.org"
+	out, err := h.Handle(context.Background(), Command{
+		Actor: events.Actor{Subject: "bob"}, RequestID: "req-4", Allowed: true, Records: reader(1),
+		Items: []Item{
+			{Record: "email-addr--3", Field: "value"},               // above bob's clearance
+			{Record: "email-addr--3", Field: "value", Value: carol}, // pasted: still above it
+			{Record: "email-addr--4", Field: "value"},               // missing
+			{Record: "email-addr--4", Field: "value", Value: carol}, // missing, pasted
+			{Record: "email-addr--1", Field: "value", Value: carol}, // moved to a record bob sees
+			{Record: "email-addr--1", Field: "value"},               // bob's own level
+			{Record: "relationship--9", Field: "attributes.msg"},    // no single value to read
+			{Record: "relationship--9", Field: "attributes.x", Value: store["relationship--9"].fields["attributes.msg"][0]},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{OutcomeNotFound, OutcomeNotFound, OutcomeNotFound, OutcomeNotFound, OutcomeFailed, OutcomeDecrypted, OutcomeDecrypted, OutcomeFailed}
+	for i, w := range want {
+		if out[i].Outcome != w || (w != OutcomeDecrypted && out[i].Value != "") {
+			t.Errorf("item %d: %+v, want %s", i, out[i], w)
+		}
+	}
+	if out[0] != (Revealed{Record: "email-addr--3", Field: "value", Outcome: OutcomeNotFound}) ||
+		out[2] != (Revealed{Record: "email-addr--4", Field: "value", Outcome: OutcomeNotFound}) {
+		t.Errorf("hidden and missing differ: %+v %+v", out[0], out[2])
+	}
+	ev, err := codec.Decode(log.recs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ev.Payload.(events.DecryptionAudited)
+	audited := []string{OutcomeDenied, OutcomeDenied, OutcomeNotFound, OutcomeNotFound, OutcomeFailed, OutcomeDecrypted, OutcomeDecrypted, OutcomeFailed}
+	for i, w := range audited {
+		if a.Items[i].Outcome != w {
+			t.Errorf("audited item %d: %+v, want %s", i, a.Items[i], w)
+		}
+	}
+	// Without a read model nothing is visible.
+	out, err = h.Handle(context.Background(), Command{Actor: events.Actor{Subject: "bob"}, RequestID: "req-5", Allowed: true,
+		Items: []Item{{Record: "email-addr--1", Field: "value"}}})
+	if err != nil || out[0].Outcome != OutcomeNotFound {
+		t.Fatalf("no read model: %+v %v", out, err)
+	}
+}
+
+// TestRevealUnlistedRecords: a record whose values the read model does not
+// hold (a rejected line) opens a sent value by its binding alone.
+func TestRevealUnlistedRecords(t *testing.T) {
+	h, _ := newHandler(t, &memLog{})
+	raw := "enc:v1:dk-1:batch/1|raw|line"
+	out, err := h.Handle(context.Background(), Command{Actor: events.Actor{Subject: "alice"}, RequestID: "req-6", Allowed: true,
+		Records: unlisted{}, Items: []Item{{Record: "batch/1", Field: "raw", Value: raw}, {Record: "batch/2", Field: "raw", Value: raw},
+			{Record: "batch/1", Field: "raw"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].Outcome != OutcomeDecrypted || out[0].Value != "line" || out[1].Outcome != OutcomeFailed || out[2].Outcome != OutcomeNotFound {
+		t.Fatalf("%+v", out)
+	}
+}
+
+type unlisted struct{}
+
+func (unlisted) Field(context.Context, string, string) (Field, error) {
+	return Field{Exists: true, Visible: true, Unlisted: true}, nil
 }

@@ -70,6 +70,9 @@ type Options struct {
 	// Decrypt serves POST /v1/decrypt to callers with the decrypt
 	// permission (others are refused, and audited).
 	Decrypt Decrypter
+	// Sealed reads the records' fields decrypt opens, as far as the
+	// caller's clearance allows (nil: no record is visible to decrypt).
+	Sealed SealedReader
 	// Enrich serves POST /v1/enrichments to callers with the ingest
 	// permission (with Entities); EnrichProviders, when set, are the
 	// provider names it accepts.
