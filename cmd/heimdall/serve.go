@@ -342,6 +342,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 				Grants: cfg.Access.Grants, Levels: graph.Levels()},
 			Logger: log, Registry: reg, Verifier: verifier, Ready: ready, Tracer: telemetry.Tracer(tp, "api"),
 			Ingest: ingester, MaxBodyBytes: cfg.Ingest.MaxBodyBytes, Batches: b.batches, SpoolDir: cfg.Ingest.SpoolDir,
+			Edge: edgeLimits(cfg.HTTP),
 		}
 		if cfg.Runs(config.ComponentAPI) {
 			opts.Entities, opts.Similar, opts.Correlate, opts.Audit, opts.Cypher = b.store, b.store, b.store, b.audit, b.store
@@ -384,6 +385,16 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 		_ = verifier.Ready(ctx)
 	}
 	return b, nil
+}
+
+// edgeLimits are the API's limits per client from the configuration.
+func edgeLimits(h config.HTTP) httpapi.Edge {
+	e := httpapi.Edge{ReadHeaderTimeout: h.ReadHeaderTimeout, BodyIdleTimeout: h.BodyIdleTimeout,
+		MaxHeaderBytes: h.MaxHeaderBytes, Rates: map[httpapi.RateClass]httpapi.Rate{}}
+	for class, r := range h.Rates {
+		e.Rates[httpapi.RateClass(class)] = httpapi.Rate{PerSecond: r.PerSecond, Burst: r.Burst}
+	}
+	return e
 }
 
 // ensureProducer creates the Kafka producer if no component has yet.

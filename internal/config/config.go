@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -81,10 +82,31 @@ func (s Secret) String() string {
 // GoString implements fmt.GoStringer without the value.
 func (s Secret) GoString() string { return `"` + s.String() + `"` }
 
-// HTTP configures the API listener.
+// HTTP configures the API listener and its limits per client.
 type HTTP struct {
 	Addr string
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration
+	// BodyIdleTimeout cuts a request body that sends nothing for this
+	// long (an idle time, not a total).
+	BodyIdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (431 beyond).
+	MaxHeaderBytes int
+	// Rates are the per-caller rate limits by route class: decrypt,
+	// audit, cypher, ingest.
+	Rates map[string]RateLimit
 }
+
+// RateLimit is a token bucket per caller: PerSecond requests on average
+// (0: no limit), Burst at once.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// RateClasses are the route classes with a rate limit, each with its
+// HEIMDALL_RATE_<CLASS>_PER_SECOND and _BURST.
+func RateClasses() []string { return []string{"decrypt", "audit", "cypher", "ingest"} }
 
 // TLS configures certificates: the API's leaf and the CA bundle trusted for
 // outgoing connections (Kafka, Postgres, the OIDC provider).
@@ -213,6 +235,17 @@ var Vars = []Var{
 	{"HEIMDALL_SYNC_REPAIR_EVERY", "1h", "Pause between anti-entropy rounds per peer (list the peer's event ids, fetch what never arrived); 0 disables them (`heimdall sync repair PEER` runs one)."},
 	{"HEIMDALL_ENRICH_RECOVER_EVERY", "1m", "How often enrichment jobs with an ended lease are put back."},
 	{"HEIMDALL_HTTP_ADDR", "127.0.0.1:8443", "HTTPS listen address of the API."},
+	{"HEIMDALL_HTTP_READ_HEADER_TIMEOUT", "10s", "Longest time a client may take to send a request's headers."},
+	{"HEIMDALL_HTTP_BODY_IDLE_TIMEOUT", "60s", "A request body that sends no byte for this long is cut (an idle time, not a total: a multi-GB upload that keeps sending is never cut)."},
+	{"HEIMDALL_HTTP_MAX_HEADER_BYTES", "32768", "Largest request header block; beyond it the answer is 431."},
+	{"HEIMDALL_RATE_DECRYPT_PER_SECOND", "2", "Requests per second one caller (token issuer and subject; without a valid token, its IP address) may make to POST /v1/decrypt on average; 0: no limit. Beyond it: 429 with Retry-After, and nothing audited."},
+	{"HEIMDALL_RATE_DECRYPT_BURST", "30", "Requests one caller may make to POST /v1/decrypt at once."},
+	{"HEIMDALL_RATE_AUDIT_PER_SECOND", "10", "Requests per second one caller may make to GET /v1/audit on average; 0: no limit."},
+	{"HEIMDALL_RATE_AUDIT_BURST", "50", "Requests one caller may make to GET /v1/audit at once."},
+	{"HEIMDALL_RATE_CYPHER_PER_SECOND", "5", "Requests per second one caller may make to POST /v1/cypher on average; 0: no limit."},
+	{"HEIMDALL_RATE_CYPHER_BURST", "20", "Requests one caller may make to POST /v1/cypher at once."},
+	{"HEIMDALL_RATE_INGEST_PER_SECOND", "100", "Requests per second one caller may make to POST /v1/ingest on average (agents sharing a client share it); 0: no limit."},
+	{"HEIMDALL_RATE_INGEST_BURST", "500", "Requests one caller may make to POST /v1/ingest at once."},
 	{"HEIMDALL_TLS_CERT_FILE", "", "PEM certificate (chain) of the API; must be CA-signed, not self-signed."},
 	{"HEIMDALL_TLS_KEY_FILE", "", "PEM private key of the API certificate."},
 	{"HEIMDALL_CA_FILE", "", "PEM CA bundle trusted for Kafka, Postgres and the OIDC provider (system roots if empty)."},
@@ -267,7 +300,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		PeerID:     r.str("HEIMDALL_PEER_ID"),
 		LogLevel:   r.str("HEIMDALL_LOG_LEVEL"),
 		Components: r.list("HEIMDALL_COMPONENTS"),
-		HTTP:       HTTP{Addr: r.str("HEIMDALL_HTTP_ADDR")},
+		HTTP:       r.http(),
 		TLS: TLS{
 			CertFile: r.str("HEIMDALL_TLS_CERT_FILE"),
 			KeyFile:  r.str("HEIMDALL_TLS_KEY_FILE"),
@@ -581,6 +614,43 @@ func (r *reader) list(name string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// http reads the API listener's address and limits.
+func (r *reader) http() HTTP {
+	h := HTTP{
+		Addr:              r.str("HEIMDALL_HTTP_ADDR"),
+		ReadHeaderTimeout: r.duration("HEIMDALL_HTTP_READ_HEADER_TIMEOUT"),
+		BodyIdleTimeout:   r.duration("HEIMDALL_HTTP_BODY_IDLE_TIMEOUT"),
+		MaxHeaderBytes:    r.intRange("HEIMDALL_HTTP_MAX_HEADER_BYTES", 4096, 1<<20),
+		Rates:             map[string]RateLimit{},
+	}
+	if h.ReadHeaderTimeout <= 0 {
+		r.errs = append(r.errs, errors.New("HEIMDALL_HTTP_READ_HEADER_TIMEOUT: must be positive"))
+	}
+	if h.BodyIdleTimeout <= 0 {
+		r.errs = append(r.errs, errors.New("HEIMDALL_HTTP_BODY_IDLE_TIMEOUT: must be positive"))
+	}
+	for _, class := range RateClasses() {
+		name := "HEIMDALL_RATE_" + strings.ToUpper(class)
+		h.Rates[class] = RateLimit{
+			PerSecond: r.floatRange(name+"_PER_SECOND", 0, 1e6),
+			Burst:     r.intRange(name+"_BURST", 1, 1_000_000),
+		}
+	}
+	return h
+}
+
+func (r *reader) floatRange(name string, lo, hi float64) float64 {
+	f, err := strconv.ParseFloat(r.str(name), 64)
+	if err != nil || math.IsNaN(f) {
+		r.errs = append(r.errs, fmt.Errorf("%s: not a number", name))
+		return 0
+	}
+	if f < lo || f > hi {
+		r.errs = append(r.errs, fmt.Errorf("%s: must be between %g and %g", name, lo, hi))
+	}
+	return f
 }
 
 func (r *reader) intRange(name string, lo, hi int) int {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,6 +36,18 @@ type CypherResponse struct {
 	Truncated bool                `json:"truncated"`
 }
 
+// cypherAt finds the position a refusal names.
+var cypherAt = regexp.MustCompile(`at character ([0-9]{1,9}) of the query`)
+
+// cypherPosition is " (at character N of the query)" when the refusal
+// names one: a number, never the query's text.
+func cypherPosition(err error) string {
+	if m := cypherAt.FindStringSubmatch(err.Error()); m != nil {
+		return " (at character " + m[1] + " of the query)"
+	}
+	return ""
+}
+
 // cypher serves POST /v1/cypher: read-only Cypher for analysts, with a time
 // limit. A query can test any value in its WHERE clause, so no filtering of
 // its rows could keep classified data from leaking: it is open only to
@@ -54,9 +67,10 @@ func (s *Server) cypher(c echo.Context) error {
 	})
 	switch {
 	case errors.Is(err, graphstore.ErrCypherInvalid):
-		return problem(http.StatusBadRequest, err.Error())
+		s.log.Info("cypher query refused", "request_id", requestID(c), "err", err)
+		return problem(http.StatusBadRequest, "the query was refused: one read-only statement, built-in functions only, $parameters, and the columns it returns named"+cypherPosition(err))
 	case errors.Is(err, graphstore.ErrCypherTimeout):
-		return problem(http.StatusRequestTimeout, err.Error())
+		return problem(http.StatusRequestTimeout, "the query ran out of time; ask for less or raise timeout_ms (at most 30 s)")
 	case err != nil:
 		return fmt.Errorf("running Cypher: %w", err)
 	}

@@ -80,7 +80,7 @@ func (s *Server) requestEnrichment(c echo.Context) error {
 		seen[key] = true
 		v, err := s.opts.Entities.EntityVisible(c.Request().Context(), key, vis)
 		if errors.Is(err, graph.ErrNotFound) {
-			return problem(http.StatusNotFound, "no entity with key "+key)
+			return problem(http.StatusNotFound, "one of the keys names no entity you may see")
 		}
 		if err != nil {
 			return fmt.Errorf("reading entity: %w", err)

@@ -12,16 +12,23 @@ import (
 	"github.com/heimdallhub/heimdall/internal/auth"
 )
 
-// Problem is an RFC 9457 problem details object.
+// Problem is an RFC 9457 problem details object. Nothing in it echoes
+// what the client sent (no path, query or header value, no body content):
+// Detail is fixed text, naming a wrong parameter by its fixed name, and
+// RequestID is the server's own.
 type Problem struct {
 	Type      string `json:"type"`
 	Title     string `json:"title"`
 	Status    int    `json:"status"`
 	Detail    string `json:"detail,omitempty"`
-	Instance  string `json:"instance,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
 	// Code is a stable machine-readable reason (RFC 9457 extension member).
 	Code string `json:"code,omitempty"`
+	// IdempotencyKey is the key the server chose for a failed ingest batch
+	// sent without one: re-send with it. Never a key the client sent.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// StatusURL is the status of a batch still being processed.
+	StatusURL string `json:"status_url,omitempty"`
 	// Result carries the counts of an ingest that failed part-way: what was
 	// accepted before the failure is in the log.
 	Result any `json:"result,omitempty"`
@@ -34,7 +41,8 @@ func problem(status int, detail string) *Problem {
 }
 
 // errorHandler renders every error as problem+json. Details of internal
-// errors are logged, never sent.
+// errors are logged, never sent; Echo's own errors (404, 405, 413, bind
+// errors, whose messages can quote the request) get their status text only.
 func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -44,17 +52,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &p):
 	case errors.As(err, &he):
-		detail := ""
-		if m, ok := he.Message.(string); ok {
-			detail = m
-		}
-		p = problem(he.Code, detail)
+		p = problem(he.Code, "")
 	default:
 		s.log.Error("request failed", "request_id", requestID(c), "path", c.Path(), "err", err)
 		p = problem(http.StatusInternalServerError, "internal error; quote the request id to an operator")
 	}
 	out := *p
-	out.Instance = c.Request().URL.Path
 	out.RequestID = requestID(c)
 	if out.Type == "" {
 		out.Type = "about:blank"

@@ -79,7 +79,8 @@ func (s *Server) ingest(c echo.Context) error {
 		return problem(http.StatusBadRequest, "delimiter must be one of , ; | : tab")
 	}
 	key := req.Header.Get("Idempotency-Key")
-	if key == "" {
+	ownKey := key == ""
+	if ownKey {
 		key = uuid.Must(uuid.NewV7()).String()
 	} else if !validBatchID.MatchString(key) {
 		return problem(http.StatusBadRequest, "Idempotency-Key must be 8-128 characters of [A-Za-z0-9._-]")
@@ -110,7 +111,9 @@ func (s *Server) ingest(c echo.Context) error {
 		status.State = ingest.StateReceiving
 	}
 	if !s.opts.Batches.Begin(status) {
-		return problem(http.StatusConflict, "batch "+batchID+" is still being processed; poll /v1/batches/"+batchID)
+		p := problem(http.StatusConflict, "the batch of this Idempotency-Key is still being processed; poll its status")
+		p.StatusURL = "/v1/batches/" + batchID
+		return p
 	}
 	if async {
 		return s.ingestAsync(c, cmd)
@@ -118,7 +121,7 @@ func (s *Server) ingest(c echo.Context) error {
 	cmd.Body = http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxBodyBytes)
 	res, err := s.opts.Ingest.Handle(req.Context(), cmd)
 	s.countIngest(res, err)
-	if perr := s.ingestProblem(c, cmd, res, err); perr != nil {
+	if perr := s.ingestProblem(cmd, ownKey, res, err); perr != nil {
 		return perr
 	}
 	if res.Rejects == nil {
@@ -186,7 +189,7 @@ func (s *Server) countIngest(res ingest.Result, err error) {
 // finishBatch records an asynchronous batch's outcome.
 func (s *Server) finishBatch(cmd ingest.Command, res ingest.Result, err error) {
 	detail := ""
-	if p := ingestError(cmd, err); p != nil {
+	if p := ingestError(err); p != nil {
 		detail = p.Detail
 		s.log.Error("batch failed", "request_id", cmd.RequestID, "batch_id", cmd.BatchID, "err", err)
 	} else {
@@ -196,20 +199,30 @@ func (s *Server) finishBatch(cmd ingest.Command, res ingest.Result, err error) {
 	s.opts.Batches.Finish(cmd.BatchID, res, detail)
 }
 
-// ingestProblem finishes a synchronous batch and maps its error.
-func (s *Server) ingestProblem(c echo.Context, cmd ingest.Command, res ingest.Result, err error) error {
+// ingestProblem finishes a synchronous batch and maps its error. The
+// problem names the Idempotency-Key to re-send with only when the server
+// chose it (ownKey): the client's own key is not echoed.
+func (s *Server) ingestProblem(cmd ingest.Command, ownKey bool, res ingest.Result, err error) error {
 	s.finishBatch(cmd, res, err)
-	if p := ingestError(cmd, err); p != nil {
-		if p.Status == http.StatusInternalServerError {
-			return fmt.Errorf("ingesting batch %s: %w", cmd.BatchID, err)
-		}
-		return p
+	p := ingestError(err)
+	switch {
+	case p == nil:
+		return nil
+	case p.Status == http.StatusInternalServerError:
+		return fmt.Errorf("ingesting batch %s: %w", cmd.BatchID, err)
 	}
-	return nil
+	if ownKey {
+		p.IdempotencyKey = cmd.Key
+	}
+	if r, ok := p.Result.(*ingest.Result); ok {
+		r.Rejects = nil // their reasons quote the input; all are on the rejects topic
+	}
+	return p
 }
 
-// ingestError maps an ingest error to a problem; nil for success.
-func ingestError(cmd ingest.Command, err error) *Problem {
+// ingestError maps an ingest error to a problem with fixed text; nil for
+// success.
+func ingestError(err error) *Problem {
 	var (
 		tooLarge *http.MaxBytesError
 		inErr    *ingest.InputError
@@ -227,25 +240,49 @@ func ingestError(cmd ingest.Command, err error) *Problem {
 		case "unsupported_encoding", "unsupported_format":
 			status = http.StatusUnsupportedMediaType
 		}
-		p := problem(status, inErr.Failure.Reason)
+		p := problem(status, failureDetail(inErr.Failure.Code))
 		p.Code = inErr.Failure.Code
 		if inErr.Result.Rows > 0 {
 			r := inErr.Result
 			p.Result = &r
-			p.Detail += fmt.Sprintf(" (after %d rows: %d accepted, %d rejected, %d duplicates; re-sending with Idempotency-Key %s is safe)",
-				r.Rows, r.Accepted, r.Rejected, r.Duplicates, cmd.Key)
+			p.Detail += fmt.Sprintf(" (after %d rows: %d accepted, %d rejected, %d duplicates; re-sending with the same Idempotency-Key is safe)",
+				r.Rows, r.Accepted, r.Rejected, r.Duplicates)
 		}
 		return p
 	case errors.Is(err, ingest.ErrUnsupportedFormat):
-		p := problem(http.StatusUnsupportedMediaType, err.Error())
+		p := problem(http.StatusUnsupportedMediaType, fmt.Sprintf("the format was not recognised or is not supported; name one of %v with the format parameter", ingest.Formats))
 		p.Code = "unsupported_format"
 		return p
-	case errors.Is(err, ingest.ErrUnknownProfile), errors.Is(err, ingest.ErrBadRequest):
-		return problem(http.StatusBadRequest, err.Error())
+	case errors.Is(err, ingest.ErrUnknownProfile):
+		return problem(http.StatusBadRequest, "the profile parameter names no known mapping profile")
+	case errors.Is(err, ingest.ErrBadRequest):
+		return problem(http.StatusBadRequest, "the ingest request is invalid")
 	case errors.Is(err, ingest.ErrLogUnavailable):
-		return problem(http.StatusServiceUnavailable, "the event log did not acknowledge the batch; nothing from this request is reported accepted. Retry with the same Idempotency-Key: "+cmd.Key)
+		return problem(http.StatusServiceUnavailable, "the event log did not acknowledge the batch; nothing from this request is reported accepted. Retry with the same Idempotency-Key")
 	}
 	return problem(http.StatusInternalServerError, "internal error; quote the request id to an operator")
+}
+
+// failureDetail is the fixed text of an input failure by its code: the
+// failure's own reason can quote the input, so it is logged, never sent.
+func failureDetail(code string) string {
+	switch code {
+	case "too_large":
+		return "the body, or what it decompresses to, is larger than this server accepts"
+	case "decompression_bomb":
+		return "the compressed body expands more than this server accepts"
+	case "unsupported_encoding":
+		return "Content-Encoding must name one of identity, gzip and zstd"
+	case "unsupported_format":
+		return "the format of the body is not supported"
+	case "corrupt_compression":
+		return "the compressed body is corrupt"
+	case "truncated":
+		return "the input ends early"
+	case "read_error":
+		return "reading the body failed"
+	}
+	return "the input cannot be read as a whole; code says why"
 }
 
 // preferAsync reports whether a Prefer header asks for respond-async.

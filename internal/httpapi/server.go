@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -84,6 +83,8 @@ type Options struct {
 	Sync SyncExporter
 	// RBAC maps token claims to permissions and clearance.
 	RBAC rbac.Config
+	// Edge limits header and body reads, header size and request rates.
+	Edge Edge
 }
 
 // Server is the HTTP API.
@@ -95,6 +96,10 @@ type Server struct {
 	ctxMu sync.Mutex
 	ctx   context.Context // the serving context: asynchronous batches stop with it
 
+	edgeLimits Edge
+	limiters   map[RateClass]*limiter
+	routes     map[string]bool // registered route templates (metric labels)
+
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 
@@ -105,7 +110,7 @@ type Server struct {
 
 // New builds the routes.
 func New(o Options) *Server {
-	s := &Server{e: echo.New(), log: o.Logger, opts: o}
+	s := &Server{e: echo.New(), log: o.Logger, opts: o, edgeLimits: o.Edge.withDefaults(), limiters: newLimiters(o.Edge.Rates)}
 	s.e.HideBanner = true
 	s.e.HidePort = true
 	s.e.HTTPErrorHandler = s.errorHandler
@@ -144,7 +149,7 @@ func New(o Options) *Server {
 		s.e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry})))
 	}
 	s.e.GET("/v1/openapi.json", s.openapi)
-	v1 := s.e.Group("/v1", s.authenticate)
+	v1 := s.e.Group("/v1", s.authenticate, s.rateLimit, s.requireToken)
 	if o.Ingest != nil {
 		if s.opts.Batches == nil {
 			s.opts.Batches = ingest.NewBatches(0)
@@ -193,11 +198,15 @@ func New(o Options) *Server {
 	if o.Sync != nil {
 		v1.GET("/sync/events", s.syncEvents, require(rbac.Peer))
 	}
+	s.routes = map[string]bool{}
+	for _, r := range s.e.Routes() {
+		s.routes[r.Path] = true
+	}
 	return s
 }
 
-// Handler is the server's http.Handler (for tests).
-func (s *Server) Handler() http.Handler { return s.e }
+// Handler is the server's http.Handler, edge included (for tests).
+func (s *Server) Handler() http.Handler { return s.edge(s.e) }
 
 // Serve listens on addr with tlsCfg (TLS 1.3 only) until ctx is done, then
 // shuts down gracefully within grace.
@@ -218,9 +227,10 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, tlsCfg *tls
 	s.ctx = ctx
 	s.ctxMu.Unlock()
 	srv := &http.Server{
-		Handler:           s.e,
+		Handler:           s.edge(s.e),
 		TLSConfig:         tlsCfg,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.edgeLimits.ReadHeaderTimeout,
+		MaxHeaderBytes:    s.edgeLimits.MaxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -241,14 +251,11 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, tlsCfg *tls
 	return nil
 }
 
-var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
-
+// withRequestID gives every request an id of the server's own (never one
+// the client sent, which problem bodies would then echo).
 func (s *Server) withRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
-		if !validRequestID.MatchString(id) {
-			id = uuid.Must(uuid.NewV7()).String()
-		}
+		id := uuid.Must(uuid.NewV7()).String()
 		c.Set("request_id", id)
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		return next(c)
@@ -264,7 +271,7 @@ func (s *Server) traced(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		req := c.Request()
 		ctx := telemetry.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-		ctx, span := s.opts.Tracer.Start(ctx, req.Method+" "+c.Path(), trace.WithSpanKind(trace.SpanKindServer))
+		ctx, span := s.opts.Tracer.Start(ctx, methodLabel(req.Method)+" "+s.routeLabel(c.Path()), trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 		span.SetAttributes(attribute.String("heimdall.request_id", requestID(c)))
 		c.SetRequest(req.WithContext(ctx))
@@ -306,7 +313,8 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // accessLog logs one line per request: route template (never the raw path,
-// which can carry values), status, size and latency.
+// which can carry values), status, size and latency; and counts it in the
+// metrics under bounded labels.
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -314,15 +322,12 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		route := c.Path()
-		if route == "" {
-			route = "unmatched"
-		}
+		route, method := s.routeLabel(c.Path()), methodLabel(c.Request().Method)
 		status := c.Response().Status
 		d := time.Since(start)
-		s.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
-		s.latency.WithLabelValues(route, c.Request().Method).Observe(d.Seconds())
-		attrs := []any{"request_id", requestID(c), "method", c.Request().Method, "route", route,
+		s.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		s.latency.WithLabelValues(route, method).Observe(d.Seconds())
+		attrs := []any{"request_id", requestID(c), "method", method, "route", route,
 			"status", status, "bytes_in", c.Request().ContentLength, "bytes_out", c.Response().Size,
 			"duration_ms", float64(d.Microseconds()) / 1000}
 		if p, ok := auth.FromContext(c.Request().Context()); ok {
@@ -333,21 +338,42 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// authenticate verifies the bearer token and puts the principal and its
+// subject into the request context; a request without a valid token goes
+// on without them, with the reason kept for requireToken (the rate limit
+// in between counts it by its address).
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		raw := auth.BearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
 		p, err := s.opts.Verifier.Verify(c.Request().Context(), raw)
 		if err != nil {
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="heimdall", error="invalid_token"`)
-			if errors.Is(err, auth.ErrUnavailable) {
-				return problem(http.StatusServiceUnavailable, "identity provider not reachable; try again")
-			}
-			s.log.Info("authentication failed", "request_id", requestID(c), "reason", err.Error())
-			return problem(http.StatusUnauthorized, err.Error())
+			c.Set(authFailureKey, err)
+			return next(c)
 		}
 		ctx := auth.WithPrincipal(c.Request().Context(), p)
 		c.SetRequest(c.Request().WithContext(withSubject(ctx, rbac.Resolve(s.opts.RBAC, p.Claims))))
 		return next(c)
+	}
+}
+
+// authFailureKey holds why authenticate found no valid token.
+const authFailureKey = "auth_failure"
+
+// requireToken refuses a request authenticate found no valid token in:
+// 401 (the reason is logged, never sent), or 503 when the identity provider
+// could not be reached.
+func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err, _ := c.Get(authFailureKey).(error)
+		if err == nil {
+			return next(c)
+		}
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="heimdall", error="invalid_token"`)
+		if errors.Is(err, auth.ErrUnavailable) {
+			return problem(http.StatusServiceUnavailable, "identity provider not reachable; try again")
+		}
+		s.log.Info("authentication failed", "request_id", requestID(c), "reason", err.Error())
+		return problem(http.StatusUnauthorized, "this needs a valid bearer token for this API")
 	}
 }
 

@@ -49,7 +49,7 @@ func (s *Server) syncEvents(c echo.Context) error {
 	q := c.QueryParams()
 	cursor, err := exchange.ParseCursor(q.Get("cursor"))
 	if err != nil {
-		return problem(http.StatusBadRequest, "cursor: "+err.Error())
+		return problem(http.StatusBadRequest, "cursor must be the next cursor of an earlier answer (partition:offset,…)")
 	}
 	req := export.Request{From: cursor, Max: 5000}
 	if v := q.Get("max"); v != "" {
