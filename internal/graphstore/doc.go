@@ -59,6 +59,18 @@
 // deadlocks. A batch holding a retraction or a classification change runs
 // alone (an exclusive advisory lock of the generation).
 //
+// # Reads and clearance
+//
+// Every read for a reader takes a graph.Visibility and applies it in SQL:
+// entityVisibleClause and relationVisibleClause (a relation needs both ends
+// visible) are the one rule of what a reader sees. A read by key
+// (EntityVisible, RecordVisible, Timeline, Neighbours, ShortestPath,
+// CoOccurrences, Enrichments, SealedField) puts the filter in the WHERE
+// clause of its first query and reads nothing more when no row qualifies,
+// so a record above the reader's clearance costs the same work as one that
+// does not exist: neither the answer nor its time tells them apart. Entity
+// is EntityVisible with graph.SeeAll.
+//
 // # Layout versions
 //
 // heimdall.generations records per generation its layout (current) and
@@ -75,6 +87,13 @@
 // them until a rebuild. Layout 8 added the reclassifications log; an
 // upgrade starts it with the registers the records and pending
 // reclassifications keep (the losers met before are gone until a rebuild).
+// Layout 9 added the retractions' reach (the highest classification rank a
+// retraction takes back, graph.Retraction.Reach); retractions recorded
+// before reach every level, as they did. A bounded retraction reads the
+// contributions (or, on a generation without them, the provenance) of its
+// batch or source with their records' levels and removes those
+// graph.Retraction.TakenBack names; one reaching every level deletes by
+// batch or source as before.
 // Activate carries audited_at over to the new generation's conflicts, so a
 // rebuild does not audit them again.
 //

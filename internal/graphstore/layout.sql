@@ -1,11 +1,12 @@
 -- Per-generation tables, created in the schema of the generation's AGE graph
 -- (@graph@ is replaced by its quoted name) right after create_graph, so that
--- drop_graph(name, true) drops a retired generation whole. Layout version 8
+-- drop_graph(name, true) drops a retired generation whole. Layout version 9
 -- (version 1 lacked the endpoint indexes, version 2 the similarity table,
 -- version 3 the retractions, version 4 the enrichment view, version 5 the
 -- classification clocks, contributions and pending reclassifications,
 -- version 6 the reclassifications' vectors and the conflicts, version 7 the
--- log of every reclassification; upgradeLayout adds them in place).
+-- log of every reclassification, version 8 the retractions' reach;
+-- upgradeLayout adds them in place).
 
 -- Merged state of each vertex; the vertex's properties are derived from it.
 -- An entity known only as a relation endpoint has no times, classification,
@@ -103,6 +104,10 @@ CREATE TABLE IF NOT EXISTS @graph@.retractions (
     scope        text NOT NULL,   -- batch or source
     id           text NOT NULL,
     retracted_at timestamptz NOT NULL,
+    -- the widest reach of its retractions (graph.Retraction.Reach: the
+    -- highest classification rank they take back; 2147483647, every level,
+    -- for retractions without a clearance)
+    reach        integer NOT NULL DEFAULT 2147483647,
     PRIMARY KEY (scope, id)
 );
 CREATE INDEX IF NOT EXISTS provenance_batch ON @graph@.provenance (batch_id);

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heimdallhub/heimdall/events"
@@ -33,19 +34,21 @@ func lockForRetractions(ctx context.Context, tx pgx.Tx, gen graph.Generation, ex
 	return nil
 }
 
-// retracted reads what has been retracted in the generation.
+// retracted reads what has been retracted in the generation, with the
+// widest reach of each batch and source.
 func retracted(ctx context.Context, tx pgx.Tx, g string) (graph.Retracted, error) {
-	out := graph.Retracted{Batches: map[string]bool{}, Sources: map[string]bool{}}
-	rows, err := tx.Query(ctx, `SELECT scope, id FROM `+g+`.retractions`)
+	out := graph.Retracted{Batches: map[string]int{}, Sources: map[string]int{}}
+	rows, err := tx.Query(ctx, `SELECT scope, id, reach FROM `+g+`.retractions`)
 	if err != nil {
 		return out, fmt.Errorf("reading retractions: %w", err)
 	}
 	var scope, id string
-	_, err = pgx.ForEachRow(rows, []any{&scope, &id}, func() error {
+	var reach int
+	_, err = pgx.ForEachRow(rows, []any{&scope, &id, &reach}, func() error {
 		if scope == "batch" {
-			out.Batches[id] = true
+			out.Batches[id] = reach
 		} else {
-			out.Sources[id] = true
+			out.Sources[id] = reach
 		}
 		return nil
 	})
@@ -60,19 +63,104 @@ func retracted(ctx context.Context, tx pgx.Tx, g string) (graph.Retracted, error
 // classification changes are never retracted.
 var retractableTypes = []string{events.TypeEntityObserved, events.TypeRelationObserved, events.TypeEnrichmentRecorded}
 
-// recordRetraction records r and removes the provenance of the events it
-// covers, returning the (record key, event type) of each row removed.
-func recordRetraction(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction) (pgx.Rows, error) {
-	if _, err := tx.Exec(ctx, `INSERT INTO `+g+`.retractions (scope, id, retracted_at) VALUES ($1, $2, now())
-		ON CONFLICT DO NOTHING`, r.Scope, r.ID); err != nil {
-		return nil, fmt.Errorf("recording retraction: %w", err)
+// recordRetraction records r, keeping the widest reach of the retractions
+// of its batch or source: the projector ignores the events of it that
+// reach covers from now on.
+func recordRetraction(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO `+g+`.retractions (scope, id, retracted_at, reach) VALUES ($1, $2, now(), $3)
+		ON CONFLICT (scope, id) DO UPDATE SET reach = GREATEST(`+g+`.retractions.reach, EXCLUDED.reach)`, r.Scope, r.ID, r.Reach()); err != nil {
+		return fmt.Errorf("recording retraction: %w", err)
 	}
-	rows, err := tx.Query(ctx, `DELETE FROM `+g+`.provenance WHERE `+scopeColumn(r)+` = $1 AND event_type = ANY($2::text[])
-		RETURNING record_key, event_type`, r.ID, retractableTypes)
+	return nil
+}
+
+// takenBack reads the candidates of a bounded retraction (every
+// contribution of its batch or source, or for a generation without
+// contributions every retractable provenance row, with its record's
+// classification) and returns those the retraction takes back
+// (graph.Retraction.TakenBack).
+func takenBack(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction, fromProvenance bool) ([]graph.RetractionCandidate, error) {
+	q := `SELECT c.record_key, c.type, c.event_id::text, coalesce(es.classification, rs.classification, ''),
+			es.key IS NOT NULL AND es.classification IS NULL
+		FROM ` + g + `.contributions c
+		LEFT JOIN ` + g + `.entity_state es ON es.key = c.record_key
+		LEFT JOIN ` + g + `.relation_state rs ON rs.key = c.record_key
+		WHERE c.` + scopeColumn(r) + ` = $1
+		ORDER BY c.record_key, c.type, c.event_id`
+	args := []any{r.ID}
+	if fromProvenance {
+		q = `SELECT p.record_key, CASE p.event_type WHEN $2 THEN 'entity' WHEN $3 THEN 'relation' ELSE 'enrichment' END,
+				p.event_id::text, coalesce(es.classification, rs.classification, ''), es.key IS NOT NULL AND es.classification IS NULL
+			FROM ` + g + `.provenance p
+			LEFT JOIN ` + g + `.entity_state es ON es.key = p.record_key
+			LEFT JOIN ` + g + `.relation_state rs ON rs.key = p.record_key
+			WHERE p.` + scopeColumn(r) + ` = $1 AND p.event_type = ANY($4::text[])
+			ORDER BY p.record_key, p.event_id`
+		args = append(args, events.TypeEntityObserved, events.TypeRelationObserved, retractableTypes)
+	}
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading what the retraction of %s %s covers: %w", r.Scope, r.ID, err)
+	}
+	var cands []graph.RetractionCandidate
+	var c graph.RetractionCandidate
+	var id string
+	if _, err := pgx.ForEachRow(rows, []any{&c.RecordKey, &c.Type, &id, &c.Classification, &c.Endpoint}, func() error {
+		u, err := uuid.Parse(id)
+		if err != nil {
+			return fmt.Errorf("event id %q: %w", id, err)
+		}
+		c.EventID = u
+		cands = append(cands, c)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("reading what the retraction of %s %s covers: %w", r.Scope, r.ID, err)
+	}
+	return r.TakenBack(cands), nil
+}
+
+// candidateColumns are the (record key, type, event id) arrays of cs.
+func candidateColumns(cs []graph.RetractionCandidate) (keys, types, ids []string) {
+	for _, c := range cs {
+		keys, types, ids = append(keys, c.RecordKey), append(types, c.Type), append(ids, c.EventID.String())
+	}
+	return keys, types, ids
+}
+
+// removeProvenance removes the provenance rows r takes back, returning the
+// (record key, event type) of each row removed: every retractable row of
+// its batch or source when r reaches every level (bounded is nil), else
+// the rows of the (record, event) pairs in bounded.
+func removeProvenance(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction, bounded []graph.RetractionCandidate) (pgx.Rows, error) {
+	if bounded == nil {
+		rows, err := tx.Query(ctx, `DELETE FROM `+g+`.provenance WHERE `+scopeColumn(r)+` = $1 AND event_type = ANY($2::text[])
+			RETURNING record_key, event_type`, r.ID, retractableTypes)
+		if err != nil {
+			return nil, fmt.Errorf("removing provenance: %w", err)
+		}
+		return rows, nil
+	}
+	keys, _, ids := candidateColumns(bounded)
+	rows, err := tx.Query(ctx, `DELETE FROM `+g+`.provenance p USING unnest($1::text[], $2::uuid[]) AS u(k, id)
+		WHERE p.record_key = u.k AND p.event_id = u.id AND p.event_type = ANY($3::text[])
+		RETURNING p.record_key, p.event_type`, keys, ids, retractableTypes)
 	if err != nil {
 		return nil, fmt.Errorf("removing provenance: %w", err)
 	}
 	return rows, nil
+}
+
+// bounded returns what a retraction that does not reach every level takes
+// back (never nil then), or nil for one that does.
+func bounded(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction, fromProvenance bool) ([]graph.RetractionCandidate, error) {
+	if r.Reach() == graph.ReachAll {
+		return nil, nil
+	}
+	taken, err := takenBack(ctx, tx, g, r, fromProvenance)
+	if taken == nil {
+		taken = []graph.RetractionCandidate{}
+	}
+	return taken, err
 }
 
 // scopeColumn is the provenance or contributions column a retraction
@@ -93,7 +181,14 @@ func scopeColumn(r graph.Retraction) string {
 // depends on whether the retraction came before or after the events: a
 // rebuild makes it exact.
 func (s *Store) applyRetractionLegacy(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction) error {
-	rows, err := recordRetraction(ctx, tx, g, r)
+	if err := recordRetraction(ctx, tx, g, r); err != nil {
+		return err
+	}
+	taken, err := bounded(ctx, tx, g, r, true)
+	if err != nil {
+		return err
+	}
+	rows, err := removeProvenance(ctx, tx, g, r, taken)
 	if err != nil {
 		return err
 	}
@@ -231,7 +326,14 @@ func (s *Store) recomputeEntity(ctx context.Context, tx pgx.Tx, g, key string, n
 // result. The graph is then what it would be had the retraction arrived
 // before the events it covers, which the projector ignores.
 func (s *Store) applyRetraction(ctx context.Context, tx pgx.Tx, g string, r graph.Retraction) error {
-	rows, err := recordRetraction(ctx, tx, g, r)
+	if err := recordRetraction(ctx, tx, g, r); err != nil {
+		return err
+	}
+	taken, err := bounded(ctx, tx, g, r, false)
+	if err != nil {
+		return err
+	}
+	rows, err := removeProvenance(ctx, tx, g, r, taken)
 	if err != nil {
 		return err
 	}
@@ -239,8 +341,15 @@ func (s *Store) applyRetraction(ctx context.Context, tx pgx.Tx, g string, r grap
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("removing provenance: %w", err)
 	}
-	rows, err = tx.Query(ctx, `DELETE FROM `+g+`.contributions WHERE `+scopeColumn(r)+` = $1
-		RETURNING record_key, type, CASE WHEN type = 'enrichment' THEN delta->>'Provider' ELSE '' END`, r.ID)
+	if taken == nil {
+		rows, err = tx.Query(ctx, `DELETE FROM `+g+`.contributions WHERE `+scopeColumn(r)+` = $1
+			RETURNING record_key, type, CASE WHEN type = 'enrichment' THEN delta->>'Provider' ELSE '' END`, r.ID)
+	} else {
+		keys, types, ids := candidateColumns(taken)
+		rows, err = tx.Query(ctx, `DELETE FROM `+g+`.contributions c USING unnest($1::text[], $2::text[], $3::uuid[]) AS u(k, t, id)
+			WHERE c.record_key = u.k AND c.type = u.t AND c.event_id = u.id
+			RETURNING c.record_key, c.type, CASE WHEN c.type = 'enrichment' THEN c.delta->>'Provider' ELSE '' END`, keys, types, ids)
+	}
 	if err != nil {
 		return fmt.Errorf("removing contributions: %w", err)
 	}

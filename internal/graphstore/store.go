@@ -34,7 +34,7 @@ var layoutSQL string
 // layoutVersion is the version of layout.sql, recorded per generation.
 // Additive changes (indexes) are applied in place to live generations of an
 // older layout by upgradeLayout; anything else needs a rebuild.
-const layoutVersion = 8
+const layoutVersion = 9
 
 // contributionsLayout is the first layout whose generations keep
 // contributions from their creation on (heimdall.generations.created_layout
@@ -95,6 +95,11 @@ var layoutUpgrades = map[int][]string{
 		`INSERT INTO @graph@.reclassifications (record_type, record_key, event_id, level, hlc, peer, vector)
 			SELECT type, key, event_id, level, hlc, peer, vector FROM @graph@.pending_reclassifications
 			ON CONFLICT DO NOTHING`,
+	},
+	// Retractions recorded before they carried a clearance reach every
+	// level, as they did.
+	9: {
+		`ALTER TABLE @graph@.retractions ADD COLUMN IF NOT EXISTS reach integer NOT NULL DEFAULT 2147483647`,
 	},
 }
 

@@ -106,6 +106,24 @@
 //     result left. That is what the graph would be had the retraction come
 //     first. Retractions and classification changes are applied exclusively
 //     (ApplyRequest.Exclusive), so they never race with other batches.
+//   - a retraction reaches only what its actor may see: it carries the
+//     retracting actor's clearance (RetractionRequested.Clearance; empty in
+//     retractions written before, which reach every level), and
+//     Retraction.TakenBack is the rule: of the batch's or source's
+//     contributions, those to records at or below the clearance (by the
+//     record's effective level when the retraction is applied) are taken
+//     back, those to records above it stay, so such a record is left
+//     exactly as it was; an event's contributions to vertices stay while
+//     its contribution to a relation does (an edge keeps its ends). Of the
+//     events of it applied later, those whose own classification is at or
+//     below the clearance are ignored (Retracted.Ignores). The rule is a
+//     function of the records and the events, so a replay of the log and
+//     every peer applying it in the same order agree; between arrival
+//     orders it agrees on what the retracting actor may see, and may
+//     differ only inside records above the clearance (a lower-level
+//     event of the batch about a record that is above the clearance is
+//     kept if it arrived first and ignored if it arrived after) unless
+//     such a record is later reclassified down.
 //
 // What still depends on arrival, and why it does not matter: a vertex's
 // label and an edge's type and endpoints are fixed when it is created, but

@@ -330,26 +330,16 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 	var st planStats
 	// Retractions of this batch count for all of it: what it holds of a
 	// retracted batch or source would be removed anyway.
-	batches, sources := maps.Clone(retracted.Batches), maps.Clone(retracted.Sources)
-	if batches == nil {
-		batches = map[string]bool{}
-	}
-	if sources == nil {
-		sources = map[string]bool{}
-	}
+	all := Retracted{Batches: maps.Clone(retracted.Batches), Sources: maps.Clone(retracted.Sources)}
 	for _, d := range ds {
 		if p, ok := d.event.Payload.(events.RetractionRequested); ok && d.outcome == outcomeRetraction {
 			if next, ok := stored[d.tp]; ok && d.offset < next {
 				continue
 			}
-			if p.Scope == "batch" {
-				batches[p.ID] = true
-			} else {
-				sources[p.ID] = true
-			}
+			all.Add(retractionOf(p))
 		}
 	}
-	gone := func(e events.Event) bool { return batches[e.BatchID] || sources[e.Provenance.Source] }
+	gone := func(e events.Event) bool { return all.Ignores(e.BatchID, e.Provenance.Source, e.Classification) }
 	ch := &Changes{Offsets: map[TopicPartition]int64{}, Provenance: make([]ProvenanceRecord, 0, len(ds))}
 	acc := newAccumulator(len(ds))
 	type provKey struct {
@@ -385,7 +375,7 @@ func plan(ds []decoded, stored map[TopicPartition]int64, retracted Retracted) (*
 		case outcomeRetraction:
 			st.retractions++
 			p := d.event.Payload.(events.RetractionRequested)
-			ch.Retractions = append(ch.Retractions, Retraction{Scope: p.Scope, ID: p.ID})
+			ch.Retractions = append(ch.Retractions, retractionOf(p))
 		case outcomeEntity:
 			st.entities++
 			e, p := d.event, d.event.Payload.(events.EntityObserved)
@@ -608,3 +598,8 @@ func (a *accumulator) view(v EnrichmentResult) {
 // timestamp-micros and PostgreSQL's precision), so a state read back equals
 // the state written.
 func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// retractionOf is the retraction a retraction.requested event asks for.
+func retractionOf(p events.RetractionRequested) Retraction {
+	return Retraction{Scope: p.Scope, ID: p.ID, Clearance: p.Clearance}
+}

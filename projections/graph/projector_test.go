@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/heimdallhub/heimdall/events"
 )
 
@@ -61,7 +63,7 @@ func (s *memStore) newGen(state GenerationState) Generation {
 	s.contrib[id] = map[contributionKey]Contribution{}
 	s.pending[id] = map[[2]string]Reclassification{}
 	s.conflicts[id] = map[conflictKey]Conflict{}
-	s.retract[id] = Retracted{Batches: map[string]bool{}, Sources: map[string]bool{}}
+	s.retract[id] = Retracted{Batches: map[string]int{}, Sources: map[string]int{}}
 	return g
 }
 
@@ -190,25 +192,42 @@ func (s *memStore) Apply(_ context.Context, req ApplyRequest) error {
 
 // retractLocked applies a retraction as graphstore does.
 func (s *memStore) retractLocked(id int64, r Retraction) {
-	if r.Scope == "batch" {
-		s.retract[id].Batches[r.ID] = true
-	} else {
-		s.retract[id].Sources[r.ID] = true
+	gone := s.retract[id]
+	gone.Add(r)
+	s.retract[id] = gone
+	var cands []RetractionCandidate
+	for _, c := range s.contrib[id] {
+		if !r.Covers(c.BatchID, c.Source) {
+			continue
+		}
+		cand := RetractionCandidate{RecordKey: c.RecordKey, Type: c.Type, EventID: c.EventID}
+		if e, ok := s.ents[id][c.RecordKey]; ok {
+			cand.Classification, cand.Endpoint = e.Classification, !e.Observed
+		} else if rel, ok := s.rels[id][c.RecordKey]; ok {
+			cand.Classification = rel.Classification
+		}
+		cands = append(cands, cand)
+	}
+	type provKey struct {
+		key string
+		id  uuid.UUID
+	}
+	taken := map[provKey]bool{}
+	touched := map[contributionKey]bool{}
+	for _, cand := range r.TakenBack(cands) {
+		k := contributionKey{cand.RecordKey, cand.Type, cand.EventID}
+		c := s.contrib[id][k]
+		delete(s.contrib[id], k)
+		taken[provKey{c.RecordKey, c.EventID}] = true
+		tk := contributionKey{key: c.RecordKey, typ: c.Type}
+		if c.Type == ContributionEnrichment {
+			tk.key += "\x00" + c.Enrichment.Provider
+		}
+		touched[tk] = true
 	}
 	for k, p := range s.prov[id] {
-		if r.Covers(p.BatchID, p.Provenance.Source) && p.EventType != events.TypeClassificationChanged {
+		if taken[provKey{p.RecordKey, p.EventID}] && p.EventType != events.TypeClassificationChanged {
 			delete(s.prov[id], k)
-		}
-	}
-	touched := map[contributionKey]bool{}
-	for k, c := range s.contrib[id] {
-		if r.Covers(c.BatchID, c.Source) {
-			delete(s.contrib[id], k)
-			tk := contributionKey{key: c.RecordKey, typ: c.Type}
-			if c.Type == ContributionEnrichment {
-				tk.key += "\x00" + c.Enrichment.Provider
-			}
-			touched[tk] = true
 		}
 	}
 	left := func(key, typ string) []Contribution {

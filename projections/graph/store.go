@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -204,10 +205,51 @@ func LatestEnrichment(remaining []EnrichmentResult) (EnrichmentResult, bool) {
 	return out, true
 }
 
-// Retraction removes what one batch or source contributed.
+// Retraction removes what one batch or source contributed to the records
+// its actor may see: those at or below Clearance, the retracting actor's
+// clearance. Records above it keep everything, the batch's or source's
+// contributions included (ReachesRecord). Of its events the projector has
+// not applied yet, it covers those whose own classification it reaches
+// (ReachesEvent), wherever it lands in the log.
 type Retraction struct {
 	Scope string // batch or source
 	ID    string
+	// Clearance is the retracting actor's clearance; empty (a retraction
+	// written before they were recorded) reaches every level.
+	Clearance string
+}
+
+// ReachAll is the reach of a retraction without a clearance: every level,
+// unknown ones included.
+const ReachAll = math.MaxInt32
+
+// Reach is the highest classification rank r reaches (ClassificationRank):
+// ReachAll without a clearance, the clearance's rank, or -1 (nothing) for
+// a clearance that names no configured level.
+func (r Retraction) Reach() int {
+	if r.Clearance == "" {
+		return ReachAll
+	}
+	if rank := ClassificationRank(r.Clearance); rank < len(currentLevels()) {
+		return rank
+	}
+	return -1
+}
+
+// ReachesEvent reports whether a retraction of reach covers an event of the
+// given classification (the event's own, from its envelope).
+func ReachesEvent(reach int, classification string) bool {
+	return ClassificationRank(classification) <= reach
+}
+
+// ReachesRecord reports whether a retraction of reach may take back what
+// its batch or source contributed to a record of the given effective
+// classification. A vertex known only as an endpoint has none (endpoint
+// is true): it is reached, but each event's contribution to an endpoint
+// stays as long as the same event's contribution to its relation does
+// (the edge keeps its ends).
+func ReachesRecord(reach int, classification string, endpoint bool) bool {
+	return endpoint || ClassificationRank(classification) <= reach
 }
 
 // Covers reports whether r retracts an event of the given batch and
@@ -219,11 +261,36 @@ func (r Retraction) Covers(batchID, source string) bool {
 	return r.Scope == "source" && source == r.ID
 }
 
-// Retracted is what has been retracted so far: events of these batches and
-// sources are ignored.
+// Retracted is what has been retracted so far, with the widest reach of
+// the retractions of each batch and source (Retraction.Reach): events of
+// these batches and sources that reach covers (ReachesEvent) are ignored.
 type Retracted struct {
-	Batches map[string]bool
-	Sources map[string]bool
+	Batches map[string]int
+	Sources map[string]int
+}
+
+// Add records r, keeping the widest reach of each batch or source.
+func (rs *Retracted) Add(r Retraction) {
+	m := &rs.Sources
+	if r.Scope == "batch" {
+		m = &rs.Batches
+	}
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	if cur, ok := (*m)[r.ID]; !ok || r.Reach() > cur {
+		(*m)[r.ID] = r.Reach()
+	}
+}
+
+// Ignores reports whether an event of the batch, provenance source and
+// classification is covered by what has been retracted.
+func (rs Retracted) Ignores(batchID, source, classification string) bool {
+	if reach, ok := rs.Batches[batchID]; ok && ReachesEvent(reach, classification) {
+		return true
+	}
+	reach, ok := rs.Sources[source]
+	return ok && ReachesEvent(reach, classification)
 }
 
 // ProvenanceRecord says where one event about a record came from.
