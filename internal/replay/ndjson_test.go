@@ -51,8 +51,8 @@ var payloadSamples = map[string]struct {
 		`{"record_type":"entity","level":"SECRET","reason":"case 42"}`,
 	},
 	"heimdall.events.RetractionRequested": {
-		events.RetractionRequested{Scope: "batch", ID: "batch-7", Reason: "wrong file"},
-		`{"scope":"batch","id":"batch-7","reason":"wrong file"}`,
+		events.RetractionRequested{Scope: "batch", ID: "batch-7", Reason: "wrong file", Clearance: "CONFIDENTIAL"},
+		`{"scope":"batch","id":"batch-7","reason":"wrong file","clearance":"CONFIDENTIAL"}`,
 	},
 	"heimdall.events.AuditRecorded": {
 		events.AuditRecorded{Action: "ingest", Outcome: "done", Records: []string{"batch-1", "batch-2"}, Details: []events.AuditDetail{{Name: "rows", Value: "12"}}},
