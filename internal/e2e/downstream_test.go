@@ -377,8 +377,8 @@ func downstreamEvents(t *testing.T) []downstreamEvent {
 		events.ClassificationChanged{RecordType: "entity", Level: "SECRET", Reason: "seen in a case"},
 		map[string]any{"record_type": "entity", "level": "SECRET", "reason": "seen in a case"}, "classification_changed.v1.avsc")
 	add("retract", "batch:"+batch, "api", "UNCLASSIFIED",
-		events.RetractionRequested{Scope: "batch", ID: batch, Reason: "wrong sensor clock"},
-		map[string]any{"scope": "batch", "id": batch, "reason": "wrong sensor clock"}, "retraction_requested.v1.avsc")
+		events.RetractionRequested{Scope: "batch", ID: batch, Reason: "wrong sensor clock", Clearance: "CONFIDENTIAL"},
+		map[string]any{"scope": "batch", "id": batch, "reason": "wrong sensor clock", "clearance": "CONFIDENTIAL"}, "retraction_requested.v2.avsc")
 	add("audit", "heimdall-cli", "api", "UNCLASSIFIED",
 		events.AuditRecorded{Action: "ingest", Outcome: "done", Records: []string{batch, ipKey},
 			Details: []events.AuditDetail{{Name: "rows", Value: "12"}, {Name: "accepted", Value: "11"}}},
