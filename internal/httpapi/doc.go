@@ -16,4 +16,10 @@
 // record: 429 with Retry-After. The HTTP metrics are labelled by route
 // template and a bounded method. Problem bodies are fixed text: they never
 // echo a path, query, header or body value of the request.
+//
+// Clearance: visibility is the one rule that turns a caller's clearance
+// into the graph.Visibility every read passes to the read model, decrypt
+// included (sealedRecords). A record above the caller's clearance and one
+// that does not exist give the same status and body on every route that
+// takes a key or value, and the read model does the same work for both.
 package httpapi
