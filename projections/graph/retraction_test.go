@@ -1,10 +1,16 @@
 package graph
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/projections/graph/graphtest"
 )
 
 // TestRetractionReach: a retraction reaches the levels at or below its
@@ -112,5 +118,77 @@ func TestRetractionTakenBack(t *testing.T) {
 	}
 	if got := (Retraction{Scope: "batch", ID: "b", Clearance: "NO SUCH LEVEL"}.TakenBack(cands)); len(got) != 0 {
 		t.Errorf("a retraction with an unknown clearance takes back %v", refs(got))
+	}
+}
+
+// TestBoundedRetractionOrderFree: where every record is observed at one
+// level, a retraction bounded by CONFIDENTIAL leaves the same graph
+// whatever the order and batching of the events and the retraction: what
+// it reaches is gone (or keeps only another batch's part), the SECRET and
+// TOP SECRET records keep everything, the retracted batch's included.
+func TestBoundedRetractionOrderFree(t *testing.T) {
+	codec, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := func(kind string, i int) events.Endpoint {
+		return events.Endpoint{Key: fmt.Sprintf("%s--%d", kind, i), Kind: kind, Value: fmt.Sprintf("v%d", i)}
+	}
+	x1, x2, x3, y1, y2, y3 := ep("domain-name", 1), ep("domain-name", 2), ep("domain-name", 3), ep("ipv4-addr", 1), ep("ipv4-addr", 2), ep("ipv4-addr", 3)
+	n := 0
+	ev := func(e events.Event, batch, source, level string) events.Event {
+		e.BatchID, e.Provenance.Source, e.Classification = batch, source, level
+		e.ID = events.DeterministicID(e.RecordedAt, batch, e.Key, fmt.Sprint(n))
+		return e
+	}
+	ent := func(p events.Endpoint, batch, source, level string) events.Event {
+		n++
+		return ev(entityEvent(p.Key, p.Kind, p.Value, n), batch, source, level)
+	}
+	rel := func(a, b events.Endpoint, batch, level string) events.Event {
+		n++
+		return ev(relationEvent("relationship--"+a.Key+"--"+b.Key, "RESOLVES_TO", a, b, n), batch, "sb", level)
+	}
+	u, ts := "UNCLASSIFIED", "TOP SECRET"
+	es := []events.Event{
+		ent(x1, "b", "sb", u), ent(x2, "b", "sb", u), ent(x3, "b", "sb", u), rel(x1, x2, "b", u),
+		ent(y1, "b", "sb", ts), ent(y2, "b", "sb", "SECRET"), ent(y3, "b", "sb", ts), rel(y1, y3, "b", ts),
+		ent(x3, "o", "so", u), ent(y3, "o", "so", ts),
+	}
+	n++
+	ret := envelope("batch:b", n)
+	ret.Type, ret.Classification = events.TypeRetractionRequested, u
+	ret.Payload = events.RetractionRequested{Scope: "batch", ID: "b", Reason: "test", Clearance: "CONFIDENTIAL"}
+	es = append(es, ret)
+
+	r := rand.New(rand.NewPCG(1, 2))
+	want := project(t, r, codec, es)
+	g := want.active
+	if _, ok := want.ents[g][x1.Key]; ok {
+		t.Fatal("x1, seen only by the retracted batch, survived")
+	}
+	if s := want.ents[g][x3.Key]; !slices.Equal(s.Sources, []string{"so"}) {
+		t.Fatalf("x3 after: %+v", s)
+	}
+	for _, k := range []string{y1.Key, y2.Key} {
+		if s := want.ents[g][k]; !slices.Equal(s.Sources, []string{"sb"}) {
+			t.Fatalf("%s, above the clearance, after: %+v", k, s)
+		}
+	}
+	if s := want.ents[g][y3.Key]; !slices.Equal(s.Sources, []string{"sb", "so"}) {
+		t.Fatalf("y3, above the clearance, after: %+v", s)
+	}
+	if len(want.rels[g]) != 1 {
+		t.Fatalf("relations after: %v", slices.Sorted(maps.Keys(want.rels[g])))
+	}
+	for seed := range uint64(200) {
+		r := rand.New(rand.NewPCG(seed, 9))
+		order := graphtest.Shuffled(r, es)
+		if seed%4 == 0 {
+			order = append([]events.Event{ret}, graphtest.Shuffled(r, es[:len(es)-1])...)
+		}
+		if d := diffStores(want, project(t, r, codec, order)); d != "" {
+			t.Fatalf("seed %d: %s", seed, d)
+		}
 	}
 }
