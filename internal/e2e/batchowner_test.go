@@ -87,8 +87,10 @@ func TestBatchesBelongToTheirActor(t *testing.T) {
 	admin := in.token // heimdall-cli: admin and ingest, TOP SECRET
 	carol := in.st.TokenForUser(t, devstack.UserCarol)
 	const key = "shared-key-0001"
-	body := []byte(`{"query":"shared.example.net","answers":["198.51.100.40"]}` + "\n" +
-		`{"query":"own.example.net","answers":["198.51.100.41"]}` + "\n")
+	// Timed records: event ids derive from the batch id, the record's place
+	// and its time (an untimed record is stamped when it is read).
+	body := []byte(`{"ts":"2026-11-02T10:00:00Z","query":"shared.example.net","answers":["198.51.100.40"]}` + "\n" +
+		`{"ts":"2026-11-02T10:00:01Z","query":"own.example.net","answers":["198.51.100.41"]}` + "\n")
 	hdr := map[string]string{"Idempotency-Key": key}
 
 	codeA, a := in.ingestAs(admin, body, "source=actor-a", hdr)
