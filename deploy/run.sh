@@ -27,7 +27,7 @@ Heimdall is running on https://localhost:8443 (Ctrl-C stops it). In another term
        "https://localhost:8443/v1/entities/\$(heimdall key domain-name updates.example.com)"
   make cypher Q='MATCH (d:Domain)-[r:RESOLVES_TO]->(i) RETURN d.value, i.value'
   heimdall login    # sign a person in at Keycloak in a browser (users and passwords:
-                    # .stack/keycloak/credentials.json)
+                    # .stack/credentials.json)
 
 MSG
 wait $pid

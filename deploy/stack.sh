@@ -165,62 +165,77 @@ ensure_pg_root() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Cache: promtool (Debian's prometheus package) in the same trixie root
+# Cache: tools from Debian trixie in the same root (promtool, kcat)
 # ---------------------------------------------------------------------------------------------
 
-# promtool lints Heimdall's /metrics (`promtool check metrics`, internal/e2e/metrics_test.go). It is
-# added to the root in place, once, so roots built before it keep their PostgreSQL (no rebuild).
-# Debian's prometheus ships it as its own package, promtool (which prometheus depends on): only that
-# is installed, so there is no Prometheus server, service or user in the root.
-PROMTOOL_BIN=/usr/bin/promtool # inside the root
-PROMTOOL_WRAPPER="$STACK_DIR/bin/promtool"
+# promtool lints Heimdall's /metrics (`promtool check metrics`, internal/e2e/metrics_test.go); kcat
+# is an independent Kafka client (librdkafka) for the stack's probes and the tests: trixie's
+# librdkafka speaks SCRAM to Kafka 4, the host's Debian 12 one (2.0) does not. Each is added to the
+# root in place, once, so roots built before keep their PostgreSQL (no rebuild). Debian's
+# prometheus ships promtool as its own package: only that is installed (no server, service or user).
+ROOT_TOOLS=(promtool:/usr/bin/promtool kcat:/usr/bin/kcat)
 
-promtool_ready() { [ -x "$PG_ROOT$PROMTOOL_BIN" ] && [ -f "$PG_ROOT/.heimdall-promtool" ]; }
+root_tool_ready() { [ -x "$PG_ROOT$2" ] && [ -f "$PG_ROOT/.heimdall-$1" ]; }
 
-ensure_promtool() {
-	promtool_ready && return 0
+# ensure_root_tool PACKAGE BIN: apt-get install PACKAGE in the root unless BIN is there.
+ensure_root_tool() {
+	local pkg="$1" bin="$2" t0
+	root_tool_ready "$pkg" "$bin" && return 0
 	mkdir -p "$CACHE_DIR"
 	exec 8>"$CACHE_DIR/.pg-root.lock"
 	flock -w 1800 8 || die "timed out waiting for $CACHE_DIR/.pg-root.lock"
-	if promtool_ready; then
+	if root_tool_ready "$pkg" "$bin"; then
 		exec 8>&-
 		return 0
 	fi
-	local t0
 	t0=$(now_ms)
-	log "installing promtool (from Debian's prometheus) in the trixie root (about 20 s)"
+	log "installing $pkg (Debian trixie) in the root (about 20 s)"
 	chroot "$PG_ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
-		/bin/sh -c 'apt-get update -q &&
-			apt-get install -y -q --no-install-recommends promtool &&
-			apt-get clean && rm -rf /var/lib/apt/lists/*' >"$CACHE_DIR/promtool-apt.log" 2>&1 ||
-		die "apt-get install promtool in the trixie root failed, see $CACHE_DIR/promtool-apt.log"
-	[ -x "$PG_ROOT$PROMTOOL_BIN" ] || die "the root lacks $PROMTOOL_BIN after apt-get install promtool"
-	touch "$PG_ROOT/.heimdall-promtool"
-	log "promtool ready in $PG_ROOT ($(($(now_ms) - t0)) ms)"
+		/bin/sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $pkg &&
+			apt-get clean && rm -rf /var/lib/apt/lists/*" >"$CACHE_DIR/$pkg-apt.log" 2>&1 ||
+		die "apt-get install $pkg in the trixie root failed, see $CACHE_DIR/$pkg-apt.log"
+	[ -x "$PG_ROOT$bin" ] || die "the root lacks $bin after apt-get install $pkg"
+	touch "$PG_ROOT/.heimdall-$pkg"
+	log "$pkg ready in $PG_ROOT ($(($(now_ms) - t0)) ms)"
 	exec 8>&-
 }
 
-# The wrapper runs the root's promtool on the host with the root's own dynamic loader and
-# libraries (the host's may be older), so it needs neither root nor chroot and sees host paths.
-write_promtool_wrapper() {
-	local tmp
-	mkdir -p "$STACK_DIR/bin"
-	tmp="$(mktemp "$STACK_DIR/bin/.promtool.XXXXXX")"
+ensure_root_tools() {
+	local t
+	for t in "${ROOT_TOOLS[@]}"; do ensure_root_tool "${t%%:*}" "${t#*:}"; done
+}
+
+# write_root_wrapper DIR NAME BIN: DIR/NAME runs the root's BIN on the host with the root's own
+# dynamic loader and libraries (the host's may be older), so it needs neither root nor chroot and
+# sees host paths.
+write_root_wrapper() {
+	local dir="$1" name="$2" bin="$3" tmp arch
+	arch="$(uname -m)"
+	mkdir -p "$dir"
+	tmp="$(mktemp "$dir/.$name.XXXXXX")"
 	cat >"$tmp" <<-EOF
 		#!/bin/sh
-		# Written by deploy/stack.sh: promtool from the stack's Debian trixie root.
+		# Written by deploy/stack.sh: $name from the stack's Debian trixie root.
 		root='$PG_ROOT'
-		bin="\$root$PROMTOOL_BIN"
+		bin="\$root$bin"
 		for ld in "\$root"/lib64/ld-linux-*.so.* "\$root"/lib/ld-linux-*.so.*; do
 			[ -x "\$ld" ] || continue
 			if "\$ld" --verify "\$bin" >/dev/null 2>&1; then
-				exec "\$ld" --library-path "\$root/lib/\$(uname -m)-linux-gnu:\$root/usr/lib/\$(uname -m)-linux-gnu" "\$bin" "\$@"
+				exec "\$ld" --library-path "\$root/lib/$arch-linux-gnu:\$root/usr/lib/$arch-linux-gnu" "\$bin" "\$@"
 			fi
 		done
 		exec "\$bin" "\$@" # statically linked
 	EOF
 	chmod 0755 "$tmp"
-	mv "$tmp" "$PROMTOOL_WRAPPER"
+	mv "$tmp" "$dir/$name"
+}
+
+PROMTOOL_WRAPPER="$STACK_DIR/bin/promtool"
+KCAT_WRAPPER="$STACK_DIR/bin/kcat"
+
+write_tool_wrappers() {
+	write_root_wrapper "$STACK_DIR/bin" promtool /usr/bin/promtool
+	write_root_wrapper "$STACK_DIR/bin" kcat /usr/bin/kcat
 }
 
 # PostgreSQL 17 client tools from the same root, for `heimdall backup` and `heimdall restore`
@@ -230,27 +245,8 @@ write_promtool_wrapper() {
 PG_CLIENT_DIR="$STACK_DIR/pgbin"
 
 write_pg_client_wrappers() {
-	local b tmp arch
-	arch="$(uname -m)"
-	mkdir -p "$PG_CLIENT_DIR"
-	for b in pg_dump pg_restore psql; do
-		tmp="$(mktemp "$PG_CLIENT_DIR/.$b.XXXXXX")"
-		cat >"$tmp" <<-EOF
-			#!/bin/sh
-			# Written by deploy/stack.sh: $b of PostgreSQL 17 from the stack's Debian trixie root.
-			root='$PG_ROOT'
-			bin="\$root$PG_BIN/$b"
-			for ld in "\$root"/lib64/ld-linux-*.so.* "\$root"/lib/ld-linux-*.so.*; do
-				[ -x "\$ld" ] || continue
-				if "\$ld" --verify "\$bin" >/dev/null 2>&1; then
-					exec "\$ld" --library-path "\$root/lib/$arch-linux-gnu:\$root/usr/lib/$arch-linux-gnu" "\$bin" "\$@"
-				fi
-			done
-			exec "\$bin" "\$@"
-		EOF
-		chmod 0755 "$tmp"
-		mv "$tmp" "$PG_CLIENT_DIR/$b"
-	done
+	local b
+	for b in pg_dump pg_restore psql; do write_root_wrapper "$PG_CLIENT_DIR" "$b" "$PG_BIN/$b"; done
 }
 
 pg_uid() { awk -F: '$1 == "postgres" { print $3 }' "$PG_ROOT/etc/passwd"; }
@@ -325,6 +321,7 @@ leaf_valid() {
 	local n="$1"
 	[ -s "$CERT_DIR/$n.crt" ] && [ -s "$CERT_DIR/$n.key" ] &&
 		openssl verify -CAfile "$CA_DIR/ca.crt" -purpose sslserver "$CERT_DIR/$n.crt" >/dev/null 2>&1 &&
+		{ [ "$n" != kafka ] || openssl verify -CAfile "$CA_DIR/ca.crt" -purpose sslclient "$CERT_DIR/$n.crt" >/dev/null 2>&1; } &&
 		openssl x509 -in "$CERT_DIR/$n.crt" -noout -checkend 2592000 >/dev/null 2>&1 &&
 		[ "$(openssl x509 -in "$CERT_DIR/$n.crt" -noout -pubkey | openssl sha256)" = \
 			"$(openssl pkey -in "$CERT_DIR/$n.key" -pubout | openssl sha256)" ]
@@ -359,7 +356,7 @@ ensure_ca() {
 		cat >"$ext" <<-EOF
 			basicConstraints=critical,CA:FALSE
 			keyUsage=critical,digitalSignature
-			extendedKeyUsage=serverAuth
+			extendedKeyUsage=serverAuth$([ "$n" = kafka ] && echo ",clientAuth")
 			subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1${HEIMDALL_CERT_EXTRA_SANS:+,$HEIMDALL_CERT_EXTRA_SANS}
 			subjectKeyIdentifier=hash
 			authorityKeyIdentifier=keyid
@@ -429,12 +426,16 @@ write_env() {
 		export HEIMDALL_KAFKA_CONTROLLER='localhost:$KAFKA_CONTROLLER_PORT'
 		export HEIMDALL_KAFKA_DATA_DIR='$KAFKA_DIR/data'
 		export HEIMDALL_OIDC_ISSUER='https://localhost:$KC_PORT/realms/$KC_REALM'
-		export HEIMDALL_DEV_CREDENTIALS='$KC_DIR/credentials.json'
+		export HEIMDALL_DEV_CREDENTIALS='$STACK_DIR/credentials.json'
+		export HEIMDALL_KAFKA_SASL_MECHANISM='SCRAM-SHA-512'
+		export HEIMDALL_KAFKA_USER='heimdall'
+		export HEIMDALL_KAFKA_PASSWORD='$(secret kafka-heimdall)'
 		export HEIMDALL_CLIENT_ID='heimdall-cli'
 		export HEIMDALL_CLIENT_SECRET='$cli_secret'
 		export HEIMDALL_MASTER_KEY='$master'
 		export HEIMDALL_PSEUDONYM_KEYS='pk1=$pk1'
 		export HEIMDALL_PROMTOOL='$PROMTOOL_WRAPPER'
+		export HEIMDALL_KCAT='$KCAT_WRAPPER'
 		export HEIMDALL_PG_BIN_DIR='$PG_CLIENT_DIR'
 	EOF
 	mv "$tmp" "$ENV_FILE"
@@ -728,16 +729,26 @@ kafka_write_config() {
 		process.roles=broker,controller
 		node.id=1
 		controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-		listeners=SSL://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-		advertised.listeners=SSL://127.0.0.1:$KAFKA_PORT
-		listener.security.protocol.map=SSL:SSL,CONTROLLER:SSL
-		inter.broker.listener.name=SSL
+		# Clients: SASL/SCRAM-SHA-512 over TLS 1.3. The controller listener takes only the
+		# broker itself (mutual TLS with the kafka leaf, which alone has clientAuth).
+		listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+		advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT
+		listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL
+		inter.broker.listener.name=SASL_SSL
 		controller.listener.names=CONTROLLER
+		sasl.enabled.mechanisms=SCRAM-SHA-512
+		sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+		listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(secret kafka-admin)";
+		listener.name.controller.ssl.client.auth=required
+		# ACLs: deny unless allowed; the admin and the broker (its certificate on the controller
+		# listener) are the only super users.
+		authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+		allow.everyone.if.no.acl.found=false
+		super.users=User:admin;User:CN=heimdall-dev-kafka,O=Heimdall development
 		ssl.keystore.type=PEM
 		ssl.keystore.location=$KAFKA_DIR/tls/keystore.pem
 		ssl.truststore.type=PEM
 		ssl.truststore.location=$CA_DIR/ca.crt
-		ssl.client.auth=none
 		ssl.protocol=TLSv1.3
 		ssl.enabled.protocols=TLSv1.3
 		ssl.endpoint.identification.algorithm=https
@@ -756,13 +767,31 @@ kafka_write_config() {
 		num.io.threads=2
 		log.retention.hours=168
 	EOF
-	cat >"$KAFKA_DIR/client.properties" <<-EOF
-		security.protocol=SSL
-		ssl.truststore.type=PEM
-		ssl.truststore.location=$CA_DIR/ca.crt
-		ssl.protocol=TLSv1.3
-		ssl.enabled.protocols=TLSv1.3
-	EOF
+	# The admin's client settings for Kafka's own tools (ACLs); root-only.
+	(
+		umask 077
+		cat >"$KAFKA_DIR/admin.properties" <<-EOF
+			security.protocol=SASL_SSL
+			sasl.mechanism=SCRAM-SHA-512
+			sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(secret kafka-admin)";
+			ssl.truststore.type=PEM
+			ssl.truststore.location=$CA_DIR/ca.crt
+			ssl.protocol=TLSv1.3
+			ssl.enabled.protocols=TLSv1.3
+		EOF
+	)
+	rm -f "$KAFKA_DIR/client.properties"
+	(
+		umask 077
+		cat >"$KAFKA_DIR/admin.kcat" <<-EOF
+			security.protocol=SASL_SSL
+			sasl.mechanisms=SCRAM-SHA-512
+			sasl.username=admin
+			sasl.password=$(secret kafka-admin)
+			ssl.ca.location=$CA_DIR/ca.crt
+			ssl.endpoint.identification.algorithm=https
+		EOF
+	)
 	cat >"$KAFKA_DIR/log4j2.properties" <<-EOF
 		status = warn
 		appender.file.type = RollingFile
@@ -799,14 +828,23 @@ kafka_start() {
 		return 0
 	fi
 	kafka_write_config
+	if [ -f "$KAFKA_DIR/data/meta.properties" ] && [ ! -f "$KAFKA_DIR/data/.heimdall-scram" ]; then
+		log "the Kafka storage predates SASL/SCRAM and ACLs: formatting it anew (development data is lost)"
+		rm -rf "$KAFKA_DIR/data"
+		mkdir -p "$KAFKA_DIR/data"
+	fi
 	if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
 		local cid
 		[ -s "$KAFKA_DIR/cluster.id" ] ||
 			openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=\n' >"$KAFKA_DIR/cluster.id"
 		cid="$(cat "$KAFKA_DIR/cluster.id")"
-		log "formatting Kafka storage (cluster id $cid)"
+		log "formatting Kafka storage (cluster id $cid) with the SCRAM user admin"
+		# The admin's SCRAM credential is part of the bootstrap metadata (the broker authenticates
+		# to itself with it); the other principals are made by kafka_principals.
 		kafka_java 256m kafka.tools.StorageTool format -t "$cid" -c "$KAFKA_DIR/server.properties" \
+			--add-scram "SCRAM-SHA-512=[name=admin,password=$(secret kafka-admin)]" \
 			>"$LOG_DIR/kafka-format.log" 2>&1 || die "Kafka storage format failed, see $LOG_DIR/kafka-format.log"
+		touch "$KAFKA_DIR/data/.heimdall-scram"
 	fi
 	kafka_ports_wait
 	log "starting Kafka on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
@@ -833,49 +871,39 @@ kafka_ports_wait() {
 }
 
 # TLS 1.3 handshake that verifies the certificate against the dev CA for name localhost.
-tls_ok() { # tls_ok PORT
-	openssl s_client -connect "127.0.0.1:$1" -servername localhost -verify_hostname localhost \
-		-CAfile "$CA_DIR/ca.crt" -verify_return_error -tls1_3 -brief </dev/null >/dev/null 2>&1
+tls_ok() { # tls_ok PORT [s_client args, e.g. a client certificate]
+	local port="$1"
+	shift
+	openssl s_client -connect "127.0.0.1:$port" -servername localhost -verify_hostname localhost \
+		-CAfile "$CA_DIR/ca.crt" -verify_return_error -tls1_3 -brief "$@" </dev/null >/dev/null 2>&1
 }
 
-# kafka_metadata_ok: over TLS 1.3 (dev CA, name localhost), send a raw Metadata v4 request (all
-# topics) and expect the answer to carry our correlation id and this stack's cluster id. (A JVM
-# client would prove the same in ~4 s more; the e2e tests use real clients.)
+# kafka_metadata_ok: as the admin, over SASL_SSL (TLS 1.3, dev CA, SCRAM-SHA-512), kcat gets the
+# cluster's metadata and sees this broker (node 1) on this stack's port.
 kafka_metadata_ok() {
-	local tmp out cid_hex size_hex want n i tpid resp
-	cid_hex="$(sed -n 's/^cluster\.id=//p' "$KAFKA_DIR/data/meta.properties" | tr -d '\n' | od -An -v -tx1 | tr -d ' \n')"
-	[ -n "$cid_hex" ] || return 1
-	tmp="$(mktemp -d)"
-	out="$tmp/out"
-	: >"$out"
-	mkfifo "$tmp/in"
-	# size 20 | api_key 3 | version 4 | correlation "HEMD" | client_id "stack" | topics: null (all) | no auto-create
-	# s_client keeps its stdin open (a fifo) until it exits, and is stopped as soon as the reply is in.
-	timeout 15 sh -c '
-		openssl s_client -quiet -connect "127.0.0.1:$1" -servername localhost -verify_hostname localhost \
-			-CAfile "$2" -verify_return_error -tls1_3 <"$4" >"$3" 2>/dev/null &
-		o=$!
-		{
-			printf "\000\000\000\024\000\003\000\004HEMD\000\005stack\377\377\377\377\000"
-			while kill -0 $o 2>/dev/null; do sleep 0.1; done
-		} >"$4"
-	' sh "$KAFKA_PORT" "$CA_DIR/ca.crt" "$out" "$tmp/in" &
-	tpid=$!
-	for ((i = 0; i < 150; i++)); do
-		n="$(stat -c %s "$out")"
-		if ((n >= 4)); then
-			size_hex="$(head -c 4 "$out" | od -An -v -tx1 | tr -d ' \n')"
-			want=$((4 + 16#$size_hex))
-			((n >= want)) && break
-		fi
-		kill -0 "$tpid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -TERM "$tpid" 2>/dev/null || true
-	wait "$tpid" 2>/dev/null || true
-	resp="$(od -An -v -tx1 "$out" | tr -d ' \n')"
-	rm -rf "$tmp"
-	[ "${resp:8:8}" = "48454d44" ] && [[ "$resp" == *"$cid_hex"* ]]
+	timeout 15 "$KCAT_WRAPPER" -F "$KAFKA_DIR/admin.kcat" -b "127.0.0.1:$KAFKA_PORT" -L -J -m 10 2>/dev/null |
+		grep -q "\"id\":1,\"name\":\"127.0.0.1:$KAFKA_PORT\""
+}
+
+# KAFKA_ACLS lists the principals and their ACLs (see the file).
+KAFKA_ACLS="$REPO_DIR/deploy/kafka/acls.txt"
+
+kafka_principal_names() { awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$KAFKA_ACLS" | sort -u; }
+
+# kafka_principals: every principal of deploy/kafka/acls.txt as a SCRAM user with a generated
+# password, with exactly its ACLs (deploy/kafka/principals, run as the admin on every up: idempotent).
+kafka_principals() {
+	local p
+	for p in $(kafka_principal_names); do secret "kafka-$p" >/dev/null; done
+	mkdir -p "$STACK_DIR/bin"
+	(cd "$REPO_DIR" && go build -o "$STACK_DIR/bin/heimdall-kafka-principals" ./deploy/kafka/principals) \
+		>"$LOG_DIR/kafka-principals-build.log" 2>&1 || die "go build ./deploy/kafka/principals failed, see $LOG_DIR/kafka-principals-build.log"
+	"$STACK_DIR/bin/heimdall-kafka-principals" -brokers "127.0.0.1:$KAFKA_PORT" -ca "$CA_DIR/ca.crt" \
+		-admin-password-file "$SECRETS_DIR/kafka-admin" -secrets "$SECRETS_DIR" -acls "$KAFKA_ACLS" \
+		>>"$LOG_DIR/kafka-principals.log" 2>&1 || {
+		tail -n 5 "$LOG_DIR/kafka-principals.log" >&2
+		die "applying $KAFKA_ACLS failed, see $LOG_DIR/kafka-principals.log"
+	}
 }
 
 kafka_wait() {
@@ -886,7 +914,7 @@ kafka_wait() {
 		# connect to itself, and the broker could then not bind (see
 		# kafka_ports_wait). A recovery after a crash can take minutes.
 		if port_listening "$KAFKA_PORT" && port_listening "$KAFKA_CONTROLLER_PORT" &&
-			tls_ok "$KAFKA_CONTROLLER_PORT" && kafka_metadata_ok; then
+			tls_ok "$KAFKA_CONTROLLER_PORT" -cert "$CERT_DIR/kafka.crt" -key "$CERT_DIR/kafka.key" && kafka_metadata_ok; then
 			return 0
 		fi
 		kafka_pid >/dev/null || {
@@ -1014,13 +1042,12 @@ kc_env_name() {
 	echo "HEIMDALL_KC_$1_$(echo "$2" | tr 'a-z-' 'A-Z_')"
 }
 
-# write_keycloak_credentials: the development credentials, generated once per stack, in a
-# root-only file the tests (internal/config/devstack) and the walk-through read.
-write_keycloak_credentials() {
-	local tmp c u first=1
-	mkdir -p "$KC_DIR"
-	chmod 0700 "$KC_DIR"
-	tmp="$(mktemp "$KC_DIR/.credentials.XXXXXX")"
+# write_dev_credentials: the development credentials, generated once per stack, in a root-only
+# file the tests (internal/config/devstack) and the walk-through read: Keycloak's users, clients and
+# bootstrap admin, and the Kafka principals.
+write_dev_credentials() {
+	local tmp c u p first=1
+	tmp="$(mktemp "$STACK_DIR/.credentials.XXXXXX")"
 	chmod 0600 "$tmp"
 	{
 		printf '{\n  "issuer": "https://localhost:%s/realms/%s",\n' "$KC_PORT" "$KC_REALM"
@@ -1038,9 +1065,14 @@ write_keycloak_credentials() {
 			first=0
 			printf '\n    "%s": "%s"' "$u" "$(secret "$(kc_secret_name "$u")")"
 		done
+		printf '\n  },\n  "kafka": {\n    "admin": "%s"' "$(secret kafka-admin)"
+		for p in $(kafka_principal_names); do
+			printf ',\n    "%s": "%s"' "$p" "$(secret "kafka-$p")"
+		done
 		printf '\n  }\n}\n'
 	} >"$tmp"
-	mv "$tmp" "$KC_DIR/credentials.json"
+	mv "$tmp" "$STACK_DIR/credentials.json"
+	rm -f "$KC_DIR/credentials.json"
 }
 
 keycloak_pid() {
@@ -1083,7 +1115,6 @@ start_keycloak() {
 	jh="$(keycloak_java)"
 	port_listening "$KC_PORT" && die "port $KC_PORT (Keycloak, HEIMDALL_KEYCLOAK_PORT) is taken by another process: $(ss -Hltnp "( sport = :$KC_PORT )" 2>/dev/null | head -n1)"
 	keycloak_prepare
-	write_keycloak_credentials
 	KC_PENDING_STAMP="$(kc_realm_stamp)" # written once it answers: the realm is imported
 	log "starting Keycloak $KC_VERSION on https://localhost:$KC_PORT (realm $KC_REALM)"
 	{ echo "---- $(date -u +%FT%TZ) start"; } >>"$LOG_DIR/keycloak.log"
@@ -1160,23 +1191,25 @@ cmd_up() {
 		kc_fetch=$!
 	fi
 	ensure_pg_root
-	ensure_promtool
+	ensure_root_tools
 	if [ -n "$kafka_fetch" ]; then
 		wait "$kafka_fetch" || die "fetching the Kafka jars failed"
 	fi
 	if [ -n "$kc_fetch" ]; then
 		wait "$kc_fetch" || die "fetching or building Keycloak failed"
 	fi
-	write_promtool_wrapper
+	write_tool_wrappers
 	write_pg_client_wrappers
 	ensure_ca
 	write_env
+	write_dev_credentials
 	pg_start
 	kafka_start
 	start_keycloak
 	pg_wait
 	pg_bootstrap
 	kafka_wait
+	kafka_principals
 	keycloak_wait
 	log "stack is up ($(($(now_ms) - t0)) ms); env: $ENV_FILE"
 	cmd_status

@@ -34,7 +34,9 @@ func loadBackupSetup(lookup env, name string) (*backupSetup, error) {
 		return nil, err
 	}
 	s := &backupSetup{cfg: cfg}
-	s.kafka = kafka.Config{Brokers: cfg.Kafka.Brokers, TLS: clientTLS, ClientID: "heimdall-" + name + "-" + cfg.PeerID}
+	if s.kafka, err = kafkaConfig(cfg.Kafka.Brokers, cfg.Kafka.Auth, clientTLS, "heimdall-"+name+"-"+cfg.PeerID, nil); err != nil {
+		return nil, err
+	}
 	s.topics = []backup.Topic{
 		{Role: backup.RoleEvents, Name: cfg.Kafka.EventsTopic},
 		{Role: backup.RoleRejects, Name: cfg.Kafka.RejectsTopic},

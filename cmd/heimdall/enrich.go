@@ -123,7 +123,9 @@ func enrichStatus(ctx context.Context, args []string, stdout io.Writer, lookup e
 	}
 	// Consumer lag: the log's end offsets against the worker's.
 	var lag int64 = -1
-	if cl, err := kafka.NewClient(kafka.Config{Brokers: cfg.Kafka.Brokers, TLS: clientTLS, ClientID: "heimdall-enrich-status"}); err == nil {
+	if kc, err := kafkaConfig(cfg.Kafka.Brokers, cfg.Kafka.Auth, clientTLS, "heimdall-enrich-status", nil); err != nil {
+		return err
+	} else if cl, err := kafka.NewClient(kc); err == nil {
 		defer cl.Close()
 		if ends, err := kafka.EndOffsets(ctx, cl, cfg.Kafka.EventsTopic); err == nil {
 			parts := make([]int32, 0, len(ends))

@@ -51,7 +51,8 @@ commands:
   replay [flags] (-to-topic NAME | -to-file PATH | -dry-run)
                           re-emit a range of the event log (by time, offsets, key, type,
                           source, batch) to a topic, or to NDJSON; -h lists the flags
-  topics list|tail        list topics with offsets; decode events live as NDJSON
+  topics create|list|tail create or check Heimdall's topics (as a Kafka admin); list topics
+                          with offsets; decode events live as NDJSON
   ingest [flags] FILE...  upload NDJSON files through the API
   enrich status [-json]   enrichment backlog, results and failures per provider, consumer lag
   enrich request [-provider NAME]... [-reason TEXT] KEY...

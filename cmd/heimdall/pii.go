@@ -196,7 +196,11 @@ func auditRotation(ctx context.Context, cfg config.Keys, clientTLS *tls.Config, 
 	if err != nil {
 		return err
 	}
-	p, err := kafka.NewProducer(kafka.Config{Brokers: cfg.Brokers, TLS: clientTLS, ClientID: "heimdall-keys"}, kafka.ProducerOptions{DeliveryTimeout: 30 * time.Second})
+	kc, err := kafkaConfig(cfg.Brokers, cfg.KafkaAuth, clientTLS, "heimdall-keys", nil)
+	if err != nil {
+		return err
+	}
+	p, err := kafka.NewProducer(kc, kafka.ProducerOptions{DeliveryTimeout: 30 * time.Second})
 	if err != nil {
 		return err
 	}

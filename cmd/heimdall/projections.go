@@ -58,7 +58,11 @@ func openStore(ctx context.Context, lookup env, stderr io.Writer) (config.Config
 	if err != nil {
 		return cfg, nil, kafka.Config{}, fmt.Errorf("opening the graph store: %w", err)
 	}
-	kc := kafka.Config{Brokers: cfg.Kafka.Brokers, TLS: clientTLS, ClientID: "heimdall-rebuild-" + cfg.PeerID, Logger: log}
+	kc, err := kafkaConfig(cfg.Kafka.Brokers, cfg.Kafka.Auth, clientTLS, "heimdall-rebuild-"+cfg.PeerID, log)
+	if err != nil {
+		store.Close()
+		return cfg, nil, kafka.Config{}, err
+	}
 	return cfg, store, kc, nil
 }
 

@@ -86,7 +86,8 @@ func replayKafka(lookup env, name string) (config.Config, kafka.Config, error) {
 	if err != nil {
 		return cfg, kafka.Config{}, err
 	}
-	return cfg, kafka.Config{Brokers: cfg.Kafka.Brokers, TLS: clientTLS, ClientID: "heimdall-" + name + "-" + cfg.PeerID}, nil
+	kc, err := kafkaConfig(cfg.Kafka.Brokers, cfg.Kafka.Auth, clientTLS, "heimdall-"+name+"-"+cfg.PeerID, nil)
+	return cfg, kc, err
 }
 
 func parseReplayTime(name, v string) (time.Time, error) {

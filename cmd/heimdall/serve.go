@@ -175,7 +175,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger) (*built, err
 	if err != nil {
 		return nil, fmt.Errorf("loading event schemas: %w", err)
 	}
-	b.kafka = kafka.Config{Brokers: cfg.Kafka.Brokers, TLS: clientTLS, ClientID: "heimdall-" + cfg.PeerID, Logger: log}
+	if b.kafka, err = kafkaConfig(cfg.Kafka.Brokers, cfg.Kafka.Auth, clientTLS, "heimdall-"+cfg.PeerID, log); err != nil {
+		return nil, err
+	}
 	// Traces: every component continues the trace its input carries (HTTP
 	// traceparent, the traceparent header of Kafka records).
 	tp, err := telemetry.NewTracerProvider(ctx, telemetry.TraceExport{

@@ -292,7 +292,10 @@ func syncRepair(ctx context.Context, cfg config.Config, peers []exchange.Peer, p
 	if err != nil {
 		return err
 	}
-	kc := kafka.Config{Brokers: cfg.Kafka.Brokers, TLS: clientTLS, ClientID: "heimdall-sync-repair-" + cfg.PeerID}
+	kc, err := kafkaConfig(cfg.Kafka.Brokers, cfg.Kafka.Auth, clientTLS, "heimdall-sync-repair-"+cfg.PeerID, nil)
+	if err != nil {
+		return err
+	}
 	producer, err := kafka.NewProducer(kc,
 		kafka.ProducerOptions{DeliveryTimeout: time.Minute, Compression: cfg.Kafka.Compression})
 	if err != nil {

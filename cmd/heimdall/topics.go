@@ -9,14 +9,19 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/heimdallhub/heimdall/internal/kafka"
 	"github.com/heimdallhub/heimdall/internal/replay"
 	"github.com/heimdallhub/heimdall/internal/schemaregistry"
 	"github.com/heimdallhub/heimdall/internal/telemetry"
 )
 
-const topicsUsage = `usage: heimdall topics list [-internal]
+const topicsUsage = `usage: heimdall topics create
+       heimdall topics list [-internal]
        heimdall topics tail [-topic T] [-from beginning|end|RFC3339] [-type T]... [-key K]... [-source S]... [-batch B]...
 
+create  the events, rejects and audit topics with Heimdall's settings (or check them), as a
+        Kafka principal that may create topics: an administrator, where Heimdall's own principals
+        may not (least privilege)
 list  every topic with its partitions, replication factor, records and end offsets
 tail  decode events as they arrive, one JSON object per line (the shape of
       heimdall replay -to-file), until interrupted; -topic defaults to
@@ -28,12 +33,30 @@ func runTopics(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 		return fmt.Errorf("%w\n%s", errUsage, topicsUsage)
 	}
 	switch args[0] {
+	case "create":
+		return topicsCreate(ctx, args[1:], stderr, lookup)
 	case "list":
 		return topicsList(ctx, args[1:], stdout, stderr, lookup)
 	case "tail":
 		return topicsTail(ctx, args[1:], stdout, stderr, lookup)
 	}
 	return fmt.Errorf("%w: unknown topics command %q\n%s", errUsage, args[0], topicsUsage)
+}
+
+func topicsCreate(ctx context.Context, args []string, stderr io.Writer, lookup env) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: topics create takes no arguments\n%s", errUsage, topicsUsage)
+	}
+	cfg, kc, err := replayKafka(lookup, "topics")
+	if err != nil {
+		return err
+	}
+	cl, err := kafka.NewClient(kc)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return ensureTopics(ctx, cl, cfg, telemetry.NewLogger(stderr, cfg.LogLevel))
 }
 
 func topicsList(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) error {

@@ -51,8 +51,8 @@ func suffix(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-func kafkaConfig(st devstack.Stack) kafka.Config {
-	return kafka.Config{Brokers: st.KafkaBrokers, TLS: st.TLSConfig(), ClientID: "heimdall-backup-test"}
+func kafkaConfig(t testing.TB, st devstack.Stack) kafka.Config {
+	return st.Kafka(t, devstack.KafkaAdmin)
 }
 
 func deleteTopics(t *testing.T, adm *kadm.Client, names ...string) {
@@ -136,7 +136,7 @@ func byPosition(recs []*kgo.Record) map[recordKey]*kgo.Record {
 func TestKafkaBackupRestore(t *testing.T) {
 	st := stack(t)
 	ctx := context.Background()
-	cfg := kafkaConfig(st)
+	cfg := kafkaConfig(t, st)
 	name := "heimdall.backup-test." + suffix(t) + ".events"
 	admin, err := kafka.NewClient(cfg)
 	if err != nil {

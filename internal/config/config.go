@@ -119,6 +119,7 @@ type TLS struct {
 // Kafka configures the event log.
 type Kafka struct {
 	Brokers           []string
+	Auth              KafkaAuth
 	EventsTopic       string
 	RejectsTopic      string
 	AuditTopic        string
@@ -127,6 +128,17 @@ type Kafka struct {
 	ProducerLinger    time.Duration
 	MaxBufferedRecs   int
 	Compression       string
+}
+
+// KafkaAuth is how a Heimdall process authenticates to Kafka: a SCRAM
+// principal over TLS, or a client certificate (mTLS), or both.
+type KafkaAuth struct {
+	// Mechanism is SCRAM-SHA-512, SCRAM-SHA-256 or none (certificate only).
+	Mechanism      string
+	User           string
+	Password       Secret
+	ClientCertFile string
+	ClientKeyFile  string
 }
 
 // Postgres configures the read-model database.
@@ -250,6 +262,11 @@ var Vars = []Var{
 	{"HEIMDALL_TLS_KEY_FILE", "", "PEM private key of the API certificate."},
 	{"HEIMDALL_CA_FILE", "", "PEM CA bundle trusted for Kafka, Postgres and the OIDC provider (system roots if empty)."},
 	{"HEIMDALL_KAFKA_BROKERS", "", "Comma-separated TLS bootstrap brokers, host:port."},
+	{"HEIMDALL_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "How this process authenticates to Kafka: SCRAM-SHA-512 or SCRAM-SHA-256 (with HEIMDALL_KAFKA_USER and HEIMDALL_KAFKA_PASSWORD), or none (a client certificate alone, mTLS). Heimdall never connects unauthenticated."},
+	{"HEIMDALL_KAFKA_USER", "", "Kafka principal (SCRAM user) of this process; see Kafka principals for what each needs."},
+	{"HEIMDALL_KAFKA_PASSWORD", "", "Secret. Password of HEIMDALL_KAFKA_USER."},
+	{"HEIMDALL_KAFKA_CLIENT_CERT_FILE", "", "PEM client certificate (chain) presented to Kafka (mTLS), alone or with SASL."},
+	{"HEIMDALL_KAFKA_CLIENT_KEY_FILE", "", "PEM private key of HEIMDALL_KAFKA_CLIENT_CERT_FILE."},
 	{"HEIMDALL_KAFKA_EVENTS_TOPIC", "heimdall.events", "Event log topic (retention unlimited)."},
 	{"HEIMDALL_KAFKA_REJECTS_TOPIC", "heimdall.rejects", "Topic of rejected input records."},
 	{"HEIMDALL_KAFKA_AUDIT_TOPIC", "heimdall.audit", "Topic of audit events (every decryption; retention unlimited)."},
@@ -308,6 +325,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		},
 		Kafka: Kafka{
 			Brokers:           r.list("HEIMDALL_KAFKA_BROKERS"),
+			Auth:              r.kafkaAuth(),
 			EventsTopic:       r.str("HEIMDALL_KAFKA_EVENTS_TOPIC"),
 			RejectsTopic:      r.str("HEIMDALL_KAFKA_REJECTS_TOPIC"),
 			AuditTopic:        r.str("HEIMDALL_KAFKA_AUDIT_TOPIC"),
@@ -398,6 +416,7 @@ type Keys struct {
 	// Rotation is audited: Kafka for the audit topic, the OIDC audience
 	// the operator's token is verified for (LoadClient gives the rest).
 	Brokers    []string
+	KafkaAuth  KafkaAuth
 	AuditTopic string
 	Audience   string
 	PeerID     string
@@ -420,6 +439,7 @@ func LoadKeys(lookup func(string) (string, bool)) (Keys, error) {
 		CAFile:     r.str("HEIMDALL_CA_FILE"),
 		PII:        PII{PolicyFile: r.str("HEIMDALL_PII_POLICY"), NationalIDs: r.list("HEIMDALL_SCRUB_NATIONAL_IDS")},
 		Brokers:    r.list("HEIMDALL_KAFKA_BROKERS"),
+		KafkaAuth:  r.kafkaAuth(),
 		AuditTopic: r.str("HEIMDALL_KAFKA_AUDIT_TOPIC"),
 		Audience:   r.str("HEIMDALL_OIDC_AUDIENCE"),
 		PeerID:     r.str("HEIMDALL_PEER_ID"),
@@ -614,6 +634,34 @@ func (r *reader) list(name string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// kafkaAuth reads and checks how the process authenticates to Kafka.
+func (r *reader) kafkaAuth() KafkaAuth {
+	a := KafkaAuth{
+		Mechanism:      strings.ToUpper(r.str("HEIMDALL_KAFKA_SASL_MECHANISM")),
+		User:           r.str("HEIMDALL_KAFKA_USER"),
+		Password:       Secret(r.str("HEIMDALL_KAFKA_PASSWORD")),
+		ClientCertFile: r.str("HEIMDALL_KAFKA_CLIENT_CERT_FILE"),
+		ClientKeyFile:  r.str("HEIMDALL_KAFKA_CLIENT_KEY_FILE"),
+	}
+	if (a.ClientCertFile == "") != (a.ClientKeyFile == "") {
+		r.errs = append(r.errs, errors.New("HEIMDALL_KAFKA_CLIENT_CERT_FILE/HEIMDALL_KAFKA_CLIENT_KEY_FILE: set both or neither"))
+	}
+	switch a.Mechanism {
+	case "SCRAM-SHA-512", "SCRAM-SHA-256":
+		if a.User == "" || a.Password == "" {
+			r.errs = append(r.errs, fmt.Errorf("HEIMDALL_KAFKA_USER/HEIMDALL_KAFKA_PASSWORD: required with HEIMDALL_KAFKA_SASL_MECHANISM=%s", a.Mechanism))
+		}
+	case "NONE":
+		a.Mechanism = "none"
+		if a.ClientCertFile == "" {
+			r.errs = append(r.errs, errors.New("HEIMDALL_KAFKA_SASL_MECHANISM=none: a client certificate (HEIMDALL_KAFKA_CLIENT_CERT_FILE) is then required; Heimdall never connects to Kafka unauthenticated"))
+		}
+	default:
+		r.errs = append(r.errs, errors.New("HEIMDALL_KAFKA_SASL_MECHANISM: must be SCRAM-SHA-512, SCRAM-SHA-256 or none"))
+	}
+	return a
 }
 
 // http reads the API listener's address and limits.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,6 +46,8 @@ func TestLoadValid(t *testing.T) {
 		"HEIMDALL_TLS_CERT_FILE":  cert,
 		"HEIMDALL_TLS_KEY_FILE":   cert,
 		"HEIMDALL_KAFKA_BROKERS":  "localhost:59092, localhost:59094",
+		"HEIMDALL_KAFKA_USER":     "heimdall",
+		"HEIMDALL_KAFKA_PASSWORD": "kafka-password",
 		"HEIMDALL_POSTGRES_URL":   "postgres://u:p@localhost:5432/h?sslmode=verify-full",
 		"HEIMDALL_OIDC_ISSUER":    "https://localhost:58443",
 		"HEIMDALL_COMPONENTS":     "projector,api",
@@ -78,6 +81,7 @@ const (
 func TestPIIKeysMissingOrWeak(t *testing.T) {
 	base := map[string]string{
 		"HEIMDALL_KAFKA_BROKERS": "localhost:59092",
+		"HEIMDALL_KAFKA_USER":    "heimdall", "HEIMDALL_KAFKA_PASSWORD": "kafka-password",
 		"HEIMDALL_POSTGRES_URL":  "postgres://u:p@localhost:5432/h?sslmode=verify-full",
 		"HEIMDALL_COMPONENTS":    "ingest",
 		"HEIMDALL_TLS_CERT_FILE": "", "HEIMDALL_OIDC_ISSUER": "https://localhost:58443",
@@ -130,10 +134,50 @@ func TestPIIKeysMissingOrWeak(t *testing.T) {
 func TestProjectorAloneNeedsNoHTTP(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		"HEIMDALL_KAFKA_BROKERS": "localhost:59092",
-		"HEIMDALL_POSTGRES_URL":  "postgres://u:p@localhost:5432/h?sslmode=verify-full",
-		"HEIMDALL_COMPONENTS":    "projector",
+		"HEIMDALL_KAFKA_USER":    "heimdall", "HEIMDALL_KAFKA_PASSWORD": "kafka-password",
+		"HEIMDALL_POSTGRES_URL": "postgres://u:p@localhost:5432/h?sslmode=verify-full",
+		"HEIMDALL_COMPONENTS":   "projector",
 	}))
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestKafkaAuth: Heimdall never connects to Kafka unauthenticated, and
+// every wrong combination is named without echoing a secret.
+func TestKafkaAuth(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // "" = valid
+	}{
+		{"scram", map[string]string{"HEIMDALL_KAFKA_USER": "u", "HEIMDALL_KAFKA_PASSWORD": "p4ssw0rd-canary"}, ""},
+		{"scram-256", map[string]string{"HEIMDALL_KAFKA_SASL_MECHANISM": "scram-sha-256", "HEIMDALL_KAFKA_USER": "u", "HEIMDALL_KAFKA_PASSWORD": "p"}, ""},
+		{"no user", map[string]string{"HEIMDALL_KAFKA_PASSWORD": "p4ssw0rd-canary"}, "HEIMDALL_KAFKA_USER/HEIMDALL_KAFKA_PASSWORD: required"},
+		{"no password", map[string]string{"HEIMDALL_KAFKA_USER": "u"}, "HEIMDALL_KAFKA_USER/HEIMDALL_KAFKA_PASSWORD: required"},
+		{"none without certificate", map[string]string{"HEIMDALL_KAFKA_SASL_MECHANISM": "none"}, "never connects to Kafka unauthenticated"},
+		{"mtls", map[string]string{"HEIMDALL_KAFKA_SASL_MECHANISM": "none", "HEIMDALL_KAFKA_CLIENT_CERT_FILE": "c", "HEIMDALL_KAFKA_CLIENT_KEY_FILE": "k"}, ""},
+		{"certificate without key", map[string]string{"HEIMDALL_KAFKA_USER": "u", "HEIMDALL_KAFKA_PASSWORD": "p", "HEIMDALL_KAFKA_CLIENT_CERT_FILE": "c"}, "set both or neither"},
+		{"plain", map[string]string{"HEIMDALL_KAFKA_SASL_MECHANISM": "PLAIN", "HEIMDALL_KAFKA_USER": "u", "HEIMDALL_KAFKA_PASSWORD": "p4ssw0rd-canary"}, "must be SCRAM-SHA-512, SCRAM-SHA-256 or none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := reader{lookup: env(tc.env), defaults: map[string]string{}}
+			for _, v := range Vars {
+				r.defaults[v.Name] = v.Default
+			}
+			a := r.kafkaAuth()
+			err := errors.Join(r.errs...)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want %q", err, tc.want)
+			case err != nil && strings.Contains(err.Error(), "p4ssw0rd-canary"):
+				t.Fatal("the error echoes the password")
+			}
+			if fmt.Sprint(a) != "" && strings.Contains(fmt.Sprintf("%v %+v %#v", a, a, a), "p4ssw0rd-canary") {
+				t.Fatal("the configuration prints the password")
+			}
+		})
 	}
 }

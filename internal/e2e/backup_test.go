@@ -16,9 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/heimdallhub/heimdall/internal/backup"
+	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/kafka"
 	"github.com/heimdallhub/heimdall/internal/observable"
-	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
 // backupEnv is what `heimdall backup` and `restore` need beyond the
@@ -105,11 +105,7 @@ func (in *instance) topicNames() []string {
 
 func (in *instance) kafkaAdmin(t *testing.T) (*kadm.Client, func()) {
 	t.Helper()
-	tlsCfg, err := tlsconf.Client(in.st.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kafka.NewClient(kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg})
+	cl, err := kafka.NewClient(in.st.Kafka(in.t, devstack.KafkaAdmin))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/hamba/avro/v2/soe"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/config/devstack"
@@ -74,6 +75,10 @@ func TestDownstreamConsumersDecodeEveryEventType(t *testing.T) {
 		defer dcancel()
 		_, _ = kadm.NewClient(cl).DeleteTopics(dctx, topic)
 	})
+
+	// The consumers read as the downstream principal, granted this topic
+	// alone (as the stack grants it heimdall.events).
+	grantTopic(t, cl, devstack.KafkaDownstream, topic, kmsg.ACLOperationRead, kmsg.ACLOperationDescribe)
 
 	codec, err := events.NewCodec()
 	if err != nil {
@@ -133,6 +138,10 @@ func TestDownstreamConsumersDecodeEveryEventType(t *testing.T) {
 	}{
 		{"go", exec.CommandContext(ctx, bin, append(args, "-timeout", "2m")...)},
 		{"python", exec.CommandContext(ctx, python, append([]string{filepath.Join(root, "deploy/examples/consumer-python/consume.py")}, append(args, "-timeout", "120")...)...)},
+	}
+	for _, c := range consumers {
+		c.cmd.Env = append(os.Environ(), "HEIMDALL_KAFKA_USER="+devstack.KafkaDownstream,
+			"HEIMDALL_KAFKA_PASSWORD="+st.KafkaPassword(t, devstack.KafkaDownstream))
 	}
 	outputs := map[string]map[string]map[string]any{}
 	for _, c := range consumers {

@@ -26,7 +26,6 @@ import (
 
 	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/kafka"
-	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
 var (
@@ -154,6 +153,11 @@ func newInstance(t testing.TB) *instance {
 		"HEIMDALL_OIDC_ISSUER":         st.OIDCIssuer,
 		"HEIMDALL_SHUTDOWN_TIMEOUT":    "10s",
 	}
+	// Every component of the instance authenticates to Kafka as the
+	// stack's one-process principal (tests of least privilege override it).
+	for k, v := range st.KafkaEnv(t, devstack.KafkaHeimdall) {
+		in.env[k] = v
+	}
 	in.client = &http.Client{Transport: &http.Transport{TLSClientConfig: st.TLSConfig()}, Timeout: 5 * time.Minute}
 	in.token = st.TokenForClient(t, devstack.ClientCLI)
 	// Registered first, so it runs after the processes are stopped: the
@@ -251,11 +255,7 @@ func (p *process) stop(t testing.TB) {
 
 // deleteTopics deletes the topics of the instance (best effort).
 func (in *instance) deleteTopics() {
-	tlsCfg, err := tlsconf.Client(in.st.CAFile)
-	if err != nil {
-		return
-	}
-	cl, err := kafka.NewClient(kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg})
+	cl, err := kafka.NewClient(in.st.Kafka(in.t, devstack.KafkaAdmin))
 	if err != nil {
 		return
 	}

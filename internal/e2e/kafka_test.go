@@ -8,22 +8,42 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/heimdallhub/heimdall/commands/ingest"
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/kafka"
 	"github.com/heimdallhub/heimdall/internal/pii/piitest"
-	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
+// kafkaConfig is the test tooling's Kafka client: the stack's admin.
 func kafkaConfig(t *testing.T) kafka.Config {
-	st := devstack.Env(t)
-	tlsCfg, err := tlsconf.Client(st.CAFile)
-	if err != nil {
-		t.Fatal(err)
+	return devstack.Env(t).Kafka(t, devstack.KafkaAdmin)
+}
+
+// grantTopic lets principal do ops on one topic (a literal ACL) until the
+// test ends, as an operator grants a downstream team one topic.
+func grantTopic(t *testing.T, admin *kgo.Client, principal, topic string, ops ...kmsg.ACLOperation) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	b := kadm.NewACLs().Allow("User:" + principal).AllowHosts("*").Topics(topic).Operations(ops...).ResourcePatternType(kadm.ACLPatternLiteral)
+	res, err := kadm.NewClient(admin).CreateACLs(ctx, b)
+	if err == nil {
+		for _, r := range res {
+			err = errors.Join(err, r.Err)
+		}
 	}
-	return kafka.Config{Brokers: st.KafkaBrokers, TLS: tlsCfg}
+	if err != nil {
+		t.Fatalf("granting %s %v on %s: %v", principal, ops, topic, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = kadm.NewClient(admin).DeleteACLs(ctx, b)
+	})
 }
 
 // TestUnacknowledgedProduceIsNotAccepted: with the real broker refusing the

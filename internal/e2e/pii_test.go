@@ -30,7 +30,6 @@ import (
 	"github.com/heimdallhub/heimdall/internal/observable"
 	"github.com/heimdallhub/heimdall/internal/pii/keys"
 	"github.com/heimdallhub/heimdall/internal/pii/transform"
-	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
 // canaryPolicy marks every personal field of the dumps below: client
@@ -323,14 +322,10 @@ func (c *recordCollector) Handle(_ context.Context, recs []events.LogRecord) err
 
 func (in *instance) topicRecords(topic string) []events.LogRecord {
 	in.t.Helper()
-	tlsCfg, err := tlsconf.Client(in.st.CAFile)
-	if err != nil {
-		in.t.Fatal(err)
-	}
 	c := &recordCollector{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := kafka.ReadRange(ctx, kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg}, topic, 1000, c, nil); err != nil {
+	if _, err := kafka.ReadRange(ctx, in.st.Kafka(in.t, devstack.KafkaAdmin), topic, 1000, c, nil); err != nil {
 		in.t.Fatalf("reading %s: %v", topic, err)
 	}
 	return c.recs

@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/kafka"
 	"github.com/heimdallhub/heimdall/internal/replay"
-	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
 // replayCommand is `heimdall args...` with the instance's environment;
@@ -244,11 +244,7 @@ func TestReplayRangeToTopicAndFile(t *testing.T) {
 			t.Errorf("dry run does not count %d %s:\n%s", n, typ, out)
 		}
 	}
-	tlsCfg, err := tlsconf.Client(in.st.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc := kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg}
+	kc := in.st.Kafka(in.t, devstack.KafkaAdmin)
 	if infos, err := replay.ListTopics(context.Background(), kc, false); err != nil {
 		t.Fatal(err)
 	} else {

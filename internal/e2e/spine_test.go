@@ -41,8 +41,7 @@ func (in *instance) store() *graphstore.Store {
 // end of the event log.
 func (in *instance) waitProjected(s *graphstore.Store, within time.Duration) {
 	in.t.Helper()
-	tlsCfg, _ := tlsconf.Client(in.st.CAFile)
-	cl, err := kafka.NewClient(kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg})
+	cl, err := kafka.NewClient(in.st.Kafka(in.t, devstack.KafkaAdmin))
 	if err != nil {
 		in.t.Fatal(err)
 	}

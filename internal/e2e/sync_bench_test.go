@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/kafka"
-	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
 // BenchmarkSyncCatchUp measures peer replication with the built binary on
@@ -137,11 +137,7 @@ func twoPeers(b testing.TB) (*site, *site) {
 // logSize is the number of records in the instance's events topic.
 func logSize(t testing.TB, in *instance) int64 {
 	t.Helper()
-	tlsCfg, err := tlsconf.Client(in.st.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kafka.NewClient(kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg})
+	cl, err := kafka.NewClient(in.st.Kafka(in.t, devstack.KafkaAdmin))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,10 +156,6 @@ func logSize(t testing.TB, in *instance) int64 {
 // valueBytes sums the value sizes of the instance's events topic.
 func valueBytes(t testing.TB, in *instance) int64 {
 	t.Helper()
-	tlsCfg, err := tlsconf.Client(in.st.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var n int64
 	h := handlerFunc(func(_ context.Context, recs []events.LogRecord) error {
 		for _, r := range recs {
@@ -171,7 +163,7 @@ func valueBytes(t testing.TB, in *instance) int64 {
 		}
 		return nil
 	})
-	if _, err := kafka.ReadRange(context.Background(), kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg}, in.eventsT, 10000, h, nil); err != nil {
+	if _, err := kafka.ReadRange(context.Background(), in.st.Kafka(in.t, devstack.KafkaAdmin), in.eventsT, 10000, h, nil); err != nil {
 		t.Fatal(err)
 	}
 	return n

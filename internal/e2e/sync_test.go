@@ -22,7 +22,6 @@ import (
 	"github.com/heimdallhub/heimdall/internal/kafka"
 	"github.com/heimdallhub/heimdall/internal/observable"
 	"github.com/heimdallhub/heimdall/internal/syncstore"
-	"github.com/heimdallhub/heimdall/internal/tlsconf"
 	"github.com/heimdallhub/heimdall/sync/exchange"
 )
 
@@ -179,11 +178,7 @@ type logEvent struct {
 // readLog reads a site's whole events topic.
 func (s *site) readLog(t testing.TB) []logEvent {
 	t.Helper()
-	tlsCfg, err := tlsconf.Client(s.st.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc := kafka.Config{Brokers: s.st.KafkaBrokers, TLS: tlsCfg}
+	kc := s.st.Kafka(s.t, devstack.KafkaAdmin)
 	codec, err := events.NewCodec()
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +293,8 @@ func TestSyncThreePeersConverge(t *testing.T) {
 	agents := map[string]*process{}
 	for _, s := range sites {
 		s.serve("serve", map[string]string{"HEIMDALL_COMPONENTS": "api,ingest,projector"})
-		agents[s.id] = s.start("sync", nil, "sync")
+		// The agent runs alone, as the least-privilege sync principal.
+		agents[s.id] = s.start("sync", s.withPrincipal(devstack.KafkaSync, nil), "sync")
 		s.store = s.store0()
 	}
 	cut := func(victim *site, on bool) {
@@ -343,7 +339,7 @@ func TestSyncThreePeersConverge(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	agents[b.id].kill9(t)
 	c.mustIngest(randomFlows(rng, 300, 28), "source="+c.id+"-sensor&file=phase3.ndjson")
-	agents[b.id] = b.start("sync-restarted", nil, "sync")
+	agents[b.id] = b.start("sync-restarted", b.withPrincipal(devstack.KafkaSync, nil), "sync")
 	time.Sleep(2 * time.Second)
 	// Heal.
 	cut(c, false)
@@ -629,11 +625,7 @@ func TestSyncImportAdvancesClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsCfg, err := tlsconf.Client(a.st.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := kafka.NewProducer(kafka.Config{Brokers: a.st.KafkaBrokers, TLS: tlsCfg}, kafka.ProducerOptions{DeliveryTimeout: 10 * time.Second})
+	p, err := kafka.NewProducer(a.st.Kafka(a.t, devstack.KafkaAdmin), kafka.ProducerOptions{DeliveryTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

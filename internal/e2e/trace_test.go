@@ -10,8 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heimdallhub/heimdall/events"
+	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/kafka"
-	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
 // TestEventsOnKafka reads the event log back from the broker: every record
@@ -27,8 +27,7 @@ func TestEventsOnKafka(t *testing.T) {
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("ingest: %d %v", code, err)
 	}
-	tlsCfg, _ := tlsconf.Client(in.st.CAFile)
-	cl, err := kafka.NewClient(kafka.Config{Brokers: in.st.KafkaBrokers, TLS: tlsCfg},
+	cl, err := kafka.NewClient(in.st.Kafka(in.t, devstack.KafkaAdmin),
 		kgo.ConsumeTopics(in.eventsT), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)

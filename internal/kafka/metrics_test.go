@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -21,7 +22,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heimdallhub/heimdall/events"
-	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
@@ -217,12 +217,21 @@ func stackConfig(t *testing.T) Config {
 	if testing.Short() {
 		t.Skip("integration test against the development stack's Kafka (skipped with -short)")
 	}
-	st := devstack.Env(t)
-	tlsCfg, err := tlsconf.Client(st.CAFile)
+	// The stack's env file (.stack/env) as make test sources it, read here
+	// rather than through devstack, which imports this package.
+	env := map[string]string{}
+	for _, k := range []string{"HEIMDALL_KAFKA_BROKERS", "HEIMDALL_CA_FILE", "HEIMDALL_KAFKA_USER", "HEIMDALL_KAFKA_PASSWORD"} {
+		if env[k] = os.Getenv(k); env[k] == "" {
+			t.Fatalf("%s unset: run `make stack-up` and source .stack/env", k)
+		}
+	}
+	tlsCfg, err := tlsconf.Client(env["HEIMDALL_CA_FILE"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Config{Brokers: st.KafkaBrokers, TLS: tlsCfg, ClientID: "heimdall-kafka-test"}
+	user, pw := env["HEIMDALL_KAFKA_USER"], env["HEIMDALL_KAFKA_PASSWORD"]
+	return Config{Brokers: strings.Split(env["HEIMDALL_KAFKA_BROKERS"], ","), TLS: tlsCfg, ClientID: "heimdall-kafka-test",
+		SASL: &SASL{Mechanism: ScramSHA512, User: user, Password: pw}}
 }
 
 // memHandler keeps offsets in memory, applying batches atomically; it fails

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -46,6 +47,17 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs ...TopicSpec) error
 	adm := kadm.NewClient(cl)
 	var errs []error
 	for _, s := range specs {
+		// A topic that exists is only checked: a principal without the
+		// Create permission (least privilege) runs against topics an
+		// administrator made.
+		if details, err := adm.ListTopics(ctx, s.Name); err == nil {
+			if d, ok := details[s.Name]; ok && d.Err == nil {
+				if err := checkTopic(ctx, adm, s); err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			}
+		}
 		cfg := map[string]*string{}
 		for k, v := range s.Configs {
 			cfg[k] = kadm.StringPtr(v)
@@ -61,6 +73,8 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs ...TopicSpec) error
 			if err := checkTopic(ctx, adm, s); err != nil {
 				errs = append(errs, err)
 			}
+		case errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed):
+			errs = append(errs, fmt.Errorf("topic %s does not exist, and this Kafka principal may not create it: create it as the Kafka administrator (heimdall topics create): %w", s.Name, err))
 		default:
 			errs = append(errs, fmt.Errorf("creating topic %s: %w", s.Name, err))
 		}
@@ -68,14 +82,35 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs ...TopicSpec) error
 	return errors.Join(errs...)
 }
 
+// checkTopic checks an existing topic against s. A topic created moments
+// ago may not be known to every part of the cluster yet: an unknown topic
+// is asked about again for up to 15 seconds.
 func checkTopic(ctx context.Context, adm *kadm.Client, s TopicSpec) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := checkTopicOnce(ctx, adm, s)
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func checkTopicOnce(ctx context.Context, adm *kadm.Client, s TopicSpec) error {
 	details, err := adm.ListTopics(ctx, s.Name)
 	if err != nil {
 		return fmt.Errorf("describing topic %s: %w", s.Name, err)
 	}
 	d, ok := details[s.Name]
-	if !ok || d.Err != nil {
-		return fmt.Errorf("describing topic %s: %v", s.Name, d.Err)
+	if !ok {
+		return fmt.Errorf("describing topic %s: %w", s.Name, kerr.UnknownTopicOrPartition)
+	}
+	if d.Err != nil {
+		return fmt.Errorf("describing topic %s: %w", s.Name, d.Err)
 	}
 	if got := int32(len(d.Partitions)); got < s.Partitions {
 		return fmt.Errorf("topic %s has %d partitions, configured %d", s.Name, got, s.Partitions)

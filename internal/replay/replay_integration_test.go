@@ -22,7 +22,6 @@ import (
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/kafka"
-	"github.com/heimdallhub/heimdall/internal/tlsconf"
 )
 
 // The tests in this file run against the development stack's Kafka (TLS
@@ -44,12 +43,7 @@ func stackKafka(t *testing.T) kafka.Config {
 	if testing.Short() {
 		t.Skip("integration test against the development stack's Kafka (skipped with -short)")
 	}
-	st := devstack.Env(t)
-	tlsCfg, err := tlsconf.Client(st.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kafka.Config{Brokers: st.KafkaBrokers, TLS: tlsCfg, ClientID: "heimdall-replay-test"}
+	return devstack.Env(t).Kafka(t, devstack.KafkaAdmin)
 }
 
 func uniqueTopic(name string) string {

@@ -17,7 +17,6 @@ import (
 	"github.com/heimdallhub/heimdall/events"
 	"github.com/heimdallhub/heimdall/internal/config/devstack"
 	"github.com/heimdallhub/heimdall/internal/kafka"
-	"github.com/heimdallhub/heimdall/internal/tlsconf"
 	"github.com/heimdallhub/heimdall/sync/agent"
 	"github.com/heimdallhub/heimdall/sync/exchange"
 )
@@ -74,11 +73,7 @@ func TestImportExactlyOnceAcrossCrashes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	st := devstack.Env(t)
-	tlsCfg, err := tlsconf.Client(st.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc := kafka.Config{Brokers: st.KafkaBrokers, TLS: tlsCfg, ClientID: "heimdall-syncstore-test"}
+	kc := st.Kafka(t, devstack.KafkaAdmin)
 	suffix := make([]byte, 5)
 	_, _ = rand.Read(suffix)
 	topic := "heimdall.test.sync-import." + hex.EncodeToString(suffix)

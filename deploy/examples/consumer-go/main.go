@@ -57,6 +57,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // eventTypes are the event types this consumer knows, with the record that
@@ -89,6 +90,9 @@ type options struct {
 	max           int
 	group         string
 	timeout       time.Duration
+	// user and password are the SCRAM-SHA-512 principal (the password
+	// only ever comes from the environment, never a flag).
+	user, password string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -102,10 +106,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	maxRecords := fs.Int("max", 0, "stop after this many records (events printed plus events skipped); 0 reads until interrupted")
 	group := fs.String("group", "", "consumer group; offsets are committed after each record is printed (default: no group, every partition)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (an error if -max records did not come); 0 waits for ever")
+	user := fs.String("user", os.Getenv("HEIMDALL_KAFKA_USER"), "Kafka principal (SCRAM-SHA-512 user; default $HEIMDALL_KAFKA_USER); its password is read from $HEIMDALL_KAFKA_PASSWORD")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
-	o := options{caFile: *caFile, schemaDir: *schemaDir, fromBeginning: *fromBeginning, max: *maxRecords, group: *group, timeout: *timeout}
+	o := options{caFile: *caFile, schemaDir: *schemaDir, fromBeginning: *fromBeginning, max: *maxRecords, group: *group, timeout: *timeout,
+		user: *user, password: os.Getenv("HEIMDALL_KAFKA_PASSWORD")}
 	o.brokers = splitList(*brokers)
 	o.topics = splitList(*topic)
 	var errs []error
@@ -114,6 +120,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if len(o.topics) == 0 {
 		errs = append(errs, errors.New("-topic is required"))
+	}
+	if o.user == "" || o.password == "" {
+		errs = append(errs, errors.New("-user (or HEIMDALL_KAFKA_USER) and HEIMDALL_KAFKA_PASSWORD are required: the brokers authenticate every client"))
 	}
 	if o.max < 0 {
 		errs = append(errs, errors.New("-max must not be negative"))
@@ -175,6 +184,7 @@ func consume(o options, reg *registry, tlsCfg *tls.Config, stdout, stderr io.Wri
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(o.brokers...),
 		kgo.DialTLSConfig(tlsCfg),
+		kgo.SASL(scram.Auth{User: o.user, Pass: o.password}.AsSha512Mechanism()),
 		kgo.ClientID("heimdall-example-consumer-go"),
 		kgo.ConsumeTopics(o.topics...),
 		kgo.ConsumeResetOffset(reset),

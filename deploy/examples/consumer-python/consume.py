@@ -373,6 +373,9 @@ def parse_args(argv):
                    help="comma-separated TLS bootstrap brokers, host:port (default $HEIMDALL_KAFKA_BROKERS)")
     p.add_argument("-ca-file", "--ca-file", dest="ca_file", default=os.environ.get("HEIMDALL_CA_FILE", ""),
                    help="PEM CA bundle that issued the brokers' certificates (default $HEIMDALL_CA_FILE; system roots if empty)")
+    p.add_argument("-user", "--user", default=os.environ.get("HEIMDALL_KAFKA_USER", ""),
+                   help="Kafka principal (SCRAM-SHA-512 user; default $HEIMDALL_KAFKA_USER); "
+                        "its password is read from $HEIMDALL_KAFKA_PASSWORD, never from a flag")
     p.add_argument("-topic", "--topic", default="heimdall.events",
                    help="topic to read, or a comma-separated list")
     p.add_argument("-schemas", "--schemas", default="schemas",
@@ -392,6 +395,9 @@ def parse_args(argv):
         p.error("-brokers is required (or set HEIMDALL_KAFKA_BROKERS)")
     if not a.topics:
         p.error("-topic is required")
+    a.password = os.environ.get("HEIMDALL_KAFKA_PASSWORD", "")
+    if not a.user or not a.password:
+        p.error("-user (or HEIMDALL_KAFKA_USER) and HEIMDALL_KAFKA_PASSWORD are required: the brokers authenticate every client")
     if a.max < 0:
         p.error("-max must not be negative")
     return a
@@ -434,8 +440,11 @@ def main(argv):
     signal.signal(signal.SIGTERM, _interrupted)
     consumer = KafkaConsumer(
         bootstrap_servers=args.brokers,
-        security_protocol="SSL",
+        security_protocol="SASL_SSL",
         ssl_context=tls_context(args.ca_file),
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_plain_username=args.user,
+        sasl_plain_password=args.password,
         client_id="heimdall-example-consumer-python",
         group_id=args.group or None,
         enable_auto_commit=False,

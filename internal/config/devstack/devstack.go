@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heimdallhub/heimdall/internal/kafka"
 )
 
 // Environment variables written to .stack/env by `make stack-up`.
@@ -26,7 +28,7 @@ const (
 	EnvTLSKeyFile       = "HEIMDALL_TLS_KEY_FILE"
 	EnvStackDir         = "HEIMDALL_STACK_DIR"
 	// EnvCredentials names the stack's development credentials file
-	// (default: keycloak/credentials.json in the stack directory).
+	// (default: credentials.json in the stack directory).
 	EnvCredentials = "HEIMDALL_DEV_CREDENTIALS"
 )
 
@@ -135,7 +137,7 @@ func FromLookup(t testing.TB, lookup func(string) (string, bool)) Stack {
 		CredentialsFile:  get(EnvCredentials),
 	}
 	if s.CredentialsFile == "" && s.Dir != "" {
-		s.CredentialsFile = filepath.Join(s.Dir, "keycloak", "credentials.json")
+		s.CredentialsFile = filepath.Join(s.Dir, "credentials.json")
 	}
 	var missing []string
 	for _, v := range []struct {
@@ -254,6 +256,9 @@ type Credentials struct {
 	Clients map[string]string `json:"clients"`
 	// Users maps a development user name to its password.
 	Users map[string]string `json:"users"`
+	// Kafka maps a Kafka principal (SCRAM-SHA-512 user) to its password:
+	// admin, and the principals of deploy/kafka/acls.txt.
+	Kafka map[string]string `json:"kafka"`
 }
 
 // Credentials reads the stack's credentials file.
@@ -284,8 +289,8 @@ func (s Stack) credentials() (*Credentials, error) {
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("credentials file %s: %w", path, err)
 	}
-	if len(c.Clients) == 0 || len(c.Users) == 0 || c.Admin.ClientID == "" {
-		return nil, fmt.Errorf("credentials file %s: no clients, users or admin client", path)
+	if len(c.Clients) == 0 || len(c.Users) == 0 || c.Admin.ClientID == "" || c.Kafka["admin"] == "" {
+		return nil, fmt.Errorf("credentials file %s: no clients, users, admin client or Kafka admin", path)
 	}
 	credentialsCache.Store(path, &c)
 	return &c, nil
@@ -299,6 +304,54 @@ func (s Stack) ClientSecret(t testing.TB, clientID string) string {
 		t.Fatalf("development stack: no confidential client %q in %s", clientID, s.CredentialsFile)
 	}
 	return secret
+}
+
+// Kafka principals of the development stack (deploy/kafka/acls.txt).
+const (
+	// KafkaAdmin is the cluster's super user: the stack and test tooling.
+	KafkaAdmin = "admin"
+	// KafkaHeimdall is the one-process principal (every component).
+	KafkaHeimdall = "heimdall"
+	// KafkaIngest, KafkaProjector, KafkaEnricher and KafkaSync are the
+	// least-privilege principals of single components.
+	KafkaIngest    = "heimdall-ingest"
+	KafkaProjector = "heimdall-projector"
+	KafkaEnricher  = "heimdall-enricher"
+	KafkaSync      = "heimdall-sync"
+	// KafkaDownstream reads the event log only.
+	KafkaDownstream = "downstream"
+)
+
+// KafkaPassword returns a Kafka principal's password.
+func (s Stack) KafkaPassword(t testing.TB, principal string) string {
+	t.Helper()
+	pw, ok := s.Credentials(t).Kafka[principal]
+	if !ok || pw == "" {
+		t.Fatalf("development stack: no Kafka principal %q in %s", principal, s.CredentialsFile)
+	}
+	return pw
+}
+
+// Kafka is a Kafka client configuration for the stack's broker as
+// principal (TLS 1.3 with the development CA, SCRAM-SHA-512).
+func (s Stack) Kafka(t testing.TB, principal string) kafka.Config {
+	t.Helper()
+	return kafka.Config{
+		Brokers: s.KafkaBrokers,
+		TLS:     s.TLSConfig(),
+		SASL:    &kafka.SASL{Mechanism: kafka.ScramSHA512, User: principal, Password: s.KafkaPassword(t, principal)},
+	}
+}
+
+// KafkaEnv is the environment a Heimdall process needs to authenticate to
+// the stack's Kafka as principal.
+func (s Stack) KafkaEnv(t testing.TB, principal string) map[string]string {
+	t.Helper()
+	return map[string]string{
+		"HEIMDALL_KAFKA_SASL_MECHANISM": kafka.ScramSHA512,
+		"HEIMDALL_KAFKA_USER":           principal,
+		"HEIMDALL_KAFKA_PASSWORD":       s.KafkaPassword(t, principal),
+	}
 }
 
 // UserPassword returns a development user's password.

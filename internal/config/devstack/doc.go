@@ -14,7 +14,7 @@
 //
 // Client secrets, user passwords and Keycloak's admin client are generated
 // by deploy/stack.sh for each stack and read from its credentials file
-// (.stack/keycloak/credentials.json, HEIMDALL_DEV_CREDENTIALS); nothing
+// (.stack/credentials.json, HEIMDALL_DEV_CREDENTIALS); nothing
 // secret is committed. Admin drives Keycloak's admin REST API (key
 // rotation, imported test keys); SignIn plays a browser at Keycloak's
 // login form for any authorization request.
