@@ -97,7 +97,6 @@ func (s *Server) syncEvents(c echo.Context) error {
 	}
 	res := c.Response()
 	res.Header().Set(echo.HeaderContentType, exchange.ContentType)
-	res.Header().Set("Cache-Control", "no-store")
 	res.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(res.Writer)
 	st, err := s.opts.Sync.Export(ctx, peer, req, res, func() { _ = rc.Flush() })
