@@ -22,6 +22,7 @@ STACK_DIR="${HEIMDALL_STACK_DIR:-$REPO_DIR/.stack}"
 PG_PORT="${HEIMDALL_PG_PORT:-55432}"
 KAFKA_PORT="${HEIMDALL_KAFKA_PORT:-59092}"
 KAFKA_CONTROLLER_PORT="${HEIMDALL_KAFKA_CONTROLLER_PORT:-59093}"
+KAFKA_MTLS_PORT="${HEIMDALL_KAFKA_MTLS_PORT:-59094}"
 KC_PORT="${HEIMDALL_KEYCLOAK_PORT:-58443}"
 
 # Bump PG_ROOT_RECIPE whenever the way the root is built changes: a new name forces a rebuild.
@@ -375,8 +376,41 @@ ensure_ca() {
 		mv "$CERT_DIR/$n.crt.tmp" "$CERT_DIR/$n.crt"
 		leaf_valid "$n" || die "the new $n certificate does not verify against the CA"
 	done
+	ensure_client_cert kafka-client-heimdall heimdall
 	chmod 0600 "$CERT_DIR"/*.key
 	chmod 0644 "$CERT_DIR"/*.crt
+}
+
+# ensure_client_cert NAME CN: a client certificate (clientAuth only) for a Kafka principal on the
+# broker's mutual-TLS listener, whose rule maps the subject's CN to the principal's name.
+ensure_client_cert() {
+	local n="$1" cn="$2" ext
+	if [ -s "$CERT_DIR/$n.crt" ] && [ -s "$CERT_DIR/$n.key" ] &&
+		openssl verify -CAfile "$CA_DIR/ca.crt" -purpose sslclient "$CERT_DIR/$n.crt" >/dev/null 2>&1 &&
+		openssl x509 -in "$CERT_DIR/$n.crt" -noout -checkend 2592000 >/dev/null 2>&1; then
+		return 0
+	fi
+	log "issuing the $n client certificate (CN=$cn)"
+	ext="$(mktemp)"
+	cat >"$ext" <<-EOF
+		basicConstraints=critical,CA:FALSE
+		keyUsage=critical,digitalSignature
+		extendedKeyUsage=clientAuth
+		subjectKeyIdentifier=hash
+		authorityKeyIdentifier=keyid
+	EOF
+	(
+		umask 077
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$CERT_DIR/$n.key.tmp"
+	)
+	openssl req -new -key "$CERT_DIR/$n.key.tmp" -subj "/O=Heimdall development/OU=kafka-client/CN=$cn" \
+		-out "$CERT_DIR/$n.csr" 2>/dev/null
+	openssl x509 -req -in "$CERT_DIR/$n.csr" -CA "$CA_DIR/ca.crt" -CAkey "$CA_DIR/ca.key" \
+		-set_serial "0x$(openssl rand -hex 16)" -days 825 -sha256 -extfile "$ext" \
+		-out "$CERT_DIR/$n.crt.tmp" 2>/dev/null
+	rm -f "$ext" "$CERT_DIR/$n.csr"
+	mv "$CERT_DIR/$n.key.tmp" "$CERT_DIR/$n.key"
+	mv "$CERT_DIR/$n.crt.tmp" "$CERT_DIR/$n.crt"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -424,6 +458,7 @@ write_env() {
 		export HEIMDALL_PG_DATA_DIR='$PG_DATA'
 		export HEIMDALL_KAFKA_BROKERS='localhost:$KAFKA_PORT'
 		export HEIMDALL_KAFKA_CONTROLLER='localhost:$KAFKA_CONTROLLER_PORT'
+		export HEIMDALL_KAFKA_MTLS_BROKERS='localhost:$KAFKA_MTLS_PORT'
 		export HEIMDALL_KAFKA_DATA_DIR='$KAFKA_DIR/data'
 		export HEIMDALL_OIDC_ISSUER='https://localhost:$KC_PORT/realms/$KC_REALM'
 		export HEIMDALL_DEV_CREDENTIALS='$STACK_DIR/credentials.json'
@@ -731,9 +766,13 @@ kafka_write_config() {
 		controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
 		# Clients: SASL/SCRAM-SHA-512 over TLS 1.3. The controller listener takes only the
 		# broker itself (mutual TLS with the kafka leaf, which alone has clientAuth).
-		listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-		advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT
-		listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL
+		# MTLS is the alternative for clients that authenticate with a certificate: the rule maps
+		# CN=<name>,OU=kafka-client,O=Heimdall development to the principal <name>.
+		listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT
+		advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,MTLS://127.0.0.1:$KAFKA_MTLS_PORT
+		listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL,MTLS:SSL
+		listener.name.mtls.ssl.client.auth=required
+		listener.name.mtls.ssl.principal.mapping.rules=RULE:^CN=([a-z][a-z0-9-]*),OU=kafka-client,O=Heimdall development\$/\$1/,DEFAULT
 		inter.broker.listener.name=SASL_SSL
 		controller.listener.names=CONTROLLER
 		sasl.enabled.mechanisms=SCRAM-SHA-512
@@ -864,7 +903,7 @@ kafka_ports_wait() {
 	command -v ss >/dev/null 2>&1 || return 0
 	local i
 	for ((i = 0; i < 240; i++)); do
-		ss -Htan "( ( sport = :$KAFKA_PORT and dport = :$KAFKA_PORT ) or ( sport = :$KAFKA_CONTROLLER_PORT and dport = :$KAFKA_CONTROLLER_PORT ) )" 2>/dev/null | grep -q . || return 0
+		ss -Htan "( ( sport = :$KAFKA_PORT and dport = :$KAFKA_PORT ) or ( sport = :$KAFKA_CONTROLLER_PORT and dport = :$KAFKA_CONTROLLER_PORT ) or ( sport = :$KAFKA_MTLS_PORT and dport = :$KAFKA_MTLS_PORT ) )" 2>/dev/null | grep -q . || return 0
 		[ "$i" = 0 ] && log "waiting for self-connected sockets on ports $KAFKA_PORT/$KAFKA_CONTROLLER_PORT to close (TIME-WAIT)"
 		sleep 0.5
 	done
@@ -913,7 +952,7 @@ kafka_wait() {
 		# in the ephemeral range can be given that port as its source and
 		# connect to itself, and the broker could then not bind (see
 		# kafka_ports_wait). A recovery after a crash can take minutes.
-		if port_listening "$KAFKA_PORT" && port_listening "$KAFKA_CONTROLLER_PORT" &&
+		if port_listening "$KAFKA_PORT" && port_listening "$KAFKA_CONTROLLER_PORT" && port_listening "$KAFKA_MTLS_PORT" &&
 			tls_ok "$KAFKA_CONTROLLER_PORT" -cert "$CERT_DIR/kafka.crt" -key "$CERT_DIR/kafka.key" && kafka_metadata_ok; then
 			return 0
 		fi
@@ -1231,9 +1270,9 @@ cmd_status() {
 		all=1
 	fi
 	if pid="$(kafka_pid)"; then
-		printf '%-9s %-6s %-28s %s\n' kafka up "127.0.0.1:$KAFKA_PORT,$KAFKA_CONTROLLER_PORT" "$pid"
+		printf '%-9s %-6s %-28s %s\n' kafka up "127.0.0.1:$KAFKA_PORT,$KAFKA_CONTROLLER_PORT,$KAFKA_MTLS_PORT" "$pid"
 	else
-		printf '%-9s %-6s %-28s %s\n' kafka down "127.0.0.1:$KAFKA_PORT,$KAFKA_CONTROLLER_PORT" -
+		printf '%-9s %-6s %-28s %s\n' kafka down "127.0.0.1:$KAFKA_PORT,$KAFKA_CONTROLLER_PORT,$KAFKA_MTLS_PORT" -
 		all=1
 	fi
 	if pid="$(keycloak_pid)"; then

@@ -220,3 +220,41 @@ func BenchmarkPipelinePII(b *testing.B) {
 		b.ReportMetric(100*(1-rate["personal"]/rate["builtin"]), "policy_share_%")
 	}
 }
+
+// BenchmarkKafkaAuthCost measures what SASL/SCRAM costs ingest: the same
+// upload through the API into Kafka (acks=all), once authenticating with
+// SCRAM-SHA-512 on the SASL_SSL listener and once with a client
+// certificate alone on the broker's mutual-TLS listener (TLS 1.3 both, so
+// SCRAM's share is the difference), interleaved twice, best run of each.
+func BenchmarkKafkaAuthCost(b *testing.B) {
+	n := 100000
+	if s := os.Getenv("HEIMDALL_BENCH_RECORDS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	data := flowLines(0, n)
+	for i := 0; i < b.N; i++ {
+		rate := map[string]float64{}
+		for _, variant := range []string{"scram", "mtls", "mtls", "scram"} {
+			in := newInstance(b)
+			extra := map[string]string{"HEIMDALL_COMPONENTS": "api,ingest"}
+			if variant == "mtls" {
+				for k, v := range in.st.KafkaMTLS(b) {
+					extra[k] = v
+				}
+			}
+			in.serve("api", extra)
+			start := time.Now()
+			code, res, err := in.ingest(data, "source=bench", nil)
+			d := time.Since(start)
+			if err != nil || code != http.StatusOK || res.Accepted != int64(n) {
+				b.Fatalf("%s upload: %d %v %+v", variant, code, err, res)
+			}
+			rate[variant] = max(rate[variant], float64(n)/d.Seconds())
+			in.stopAll()
+		}
+		b.ReportMetric(rate["scram"], "scram_records/s")
+		b.ReportMetric(rate["mtls"], "mtls_records/s")
+		b.ReportMetric(rate["scram"]/rate["mtls"], "scram/mtls")
+		b.Logf("%d records: SCRAM-SHA-512 %.0f records/s, mTLS %.0f records/s (ratio %.3f)", n, rate["scram"], rate["mtls"], rate["scram"]/rate["mtls"])
+	}
+}

@@ -255,3 +255,36 @@ func deleteTopics(t *testing.T, admin *kgo.Client, topics ...string) {
 	}
 	_, _ = req.RequestWith(ctx, admin)
 }
+
+// TestKafkaMutualTLS runs Heimdall authenticating to Kafka with a client
+// certificate alone (HEIMDALL_KAFKA_SASL_MECHANISM=none) on the broker's
+// mutual-TLS listener, whose rule maps the certificate to the principal
+// heimdall: an upload reaches the graph. A client without a certificate
+// gets nothing from that listener.
+func TestKafkaMutualTLS(t *testing.T) {
+	requireStack(t)
+	in := newInstance(t)
+	mtls := in.st.KafkaMTLS(t)
+	in.serve("serve", mtls)
+	res := in.mustIngest(flowLines(0, 200), "source=mtls")
+	if res.Accepted != 200 {
+		t.Fatalf("accepted %d of 200", res.Accepted)
+	}
+	s := in.store()
+	in.waitProjected(s, 2*time.Minute)
+	if v, _, err := s.Counts(t.Context()); err != nil || v == 0 {
+		t.Fatalf("graph after an upload over mTLS: %d vertices, %v", v, err)
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(mtls["HEIMDALL_KAFKA_BROKERS"]), kgo.DialTLSConfig(in.st.TLSConfig()),
+		kgo.RetryTimeout(5*time.Second), kgo.RequestRetries(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if _, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl); err == nil {
+		t.Fatal("a client without a certificate got metadata from the mutual-TLS listener")
+	}
+}

@@ -116,6 +116,11 @@ func stackListeners() []tlsListener {
 			refusesPlaintext: kafkaRefusesPlaintext,
 		},
 		{
+			name:             "kafka-mtls",
+			addr:             hostPortFromEnv("HEIMDALL_KAFKA_MTLS_BROKERS"),
+			refusesPlaintext: kafkaRefusesPlaintext,
+		},
+		{
 			name:             "keycloak",
 			addr:             hostPortFromURLEnv("HEIMDALL_OIDC_ISSUER"),
 			refusesPlaintext: httpRefusesPlaintext,

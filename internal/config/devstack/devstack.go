@@ -343,6 +343,26 @@ func (s Stack) Kafka(t testing.TB, principal string) kafka.Config {
 	}
 }
 
+// KafkaMTLS is the environment a Heimdall process needs to authenticate
+// to the stack's Kafka with a client certificate alone, on the broker's
+// mutual-TLS listener (HEIMDALL_KAFKA_MTLS_BROKERS): the certificate of
+// the principal heimdall that the stack issues.
+func (s Stack) KafkaMTLS(t testing.TB) map[string]string {
+	t.Helper()
+	brokers := strings.TrimSpace(os.Getenv("HEIMDALL_KAFKA_MTLS_BROKERS"))
+	if brokers == "" || s.Dir == "" {
+		t.Fatalf("development stack: HEIMDALL_KAFKA_MTLS_BROKERS or %s unset; %s", EnvStackDir, stackUpHint)
+	}
+	return map[string]string{
+		"HEIMDALL_KAFKA_BROKERS":          brokers,
+		"HEIMDALL_KAFKA_SASL_MECHANISM":   "none",
+		"HEIMDALL_KAFKA_USER":             "",
+		"HEIMDALL_KAFKA_PASSWORD":         "",
+		"HEIMDALL_KAFKA_CLIENT_CERT_FILE": filepath.Join(s.Dir, "certs", "kafka-client-heimdall.crt"),
+		"HEIMDALL_KAFKA_CLIENT_KEY_FILE":  filepath.Join(s.Dir, "certs", "kafka-client-heimdall.key"),
+	}
+}
+
 // KafkaEnv is the environment a Heimdall process needs to authenticate to
 // the stack's Kafka as principal.
 func (s Stack) KafkaEnv(t testing.TB, principal string) map[string]string {
