@@ -51,7 +51,7 @@ func rateClass(method, route string) RateClass {
 // maxCallers bounds the buckets one class keeps. Beyond it (after the idle
 // ones are gone) new callers share one bucket, so many identities or
 // addresses cannot grow memory, and callers already known keep their own.
-const maxCallers = 50_000
+const maxCallers = 10_000
 
 // limiter holds one class's buckets, one per caller.
 type limiter struct {
