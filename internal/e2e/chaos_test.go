@@ -44,6 +44,7 @@ func newChaosStack(t *testing.T) *chaosStack {
 			"HEIMDALL_PG_PORT=25432",
 			"HEIMDALL_KAFKA_PORT=29092",
 			"HEIMDALL_KAFKA_CONTROLLER_PORT=29093",
+			"HEIMDALL_KAFKA_MTLS_PORT=29094",
 			"HEIMDALL_KEYCLOAK_PORT=28443",
 			// A broker killed with many partitions recovers each one's log first.
 			"HEIMDALL_KAFKA_WAIT_SECONDS=900",

@@ -364,7 +364,9 @@ func requestIDs(t *testing.T, entries map[string]string) map[string]bool {
 // the ingests during the rebuild is lost.
 func TestRebuildAudit(t *testing.T) {
 	in := newInstance(t)
-	in.serve("serve", nil)
+	// The test reads the audit trail as fast as it can while it rebuilds:
+	// the per-caller limit of the audit route (TestEdgeRateLimit) is off.
+	in.serve("serve", map[string]string{"HEIMDALL_RATE_AUDIT_PER_SECOND": "0"})
 	for i := 0; i < 150; i++ {
 		in.mustIngest(flowLines(i, 1), "source=audit-rebuild")
 	}

@@ -13,6 +13,8 @@ func load(extra map[string]string) (config.Config, error) {
 		"HEIMDALL_KAFKA_BROKERS":  "localhost:59092",
 		"HEIMDALL_POSTGRES_URL":   "postgres://u:p@localhost:5432/h?sslmode=verify-full",
 		"HEIMDALL_COMPONENTS":     "projector",
+		"HEIMDALL_KAFKA_USER":     "heimdall",
+		"HEIMDALL_KAFKA_PASSWORD": "kafka-password",
 		"HEIMDALL_MASTER_KEY":     "q83vEjRWeJq83vEjRWeJ7u/+3LqYdlQyEM3e8BI0VmY=",
 		"HEIMDALL_PSEUDONYM_KEYS": "pk1=RJC0hCPI8Aq/Oc9nKQfqurzsbEi0I3mOL5rg/kvii9o=",
 	}
@@ -60,7 +62,7 @@ func TestRegistryConfiguration(t *testing.T) {
 	k, err := config.LoadKeys(func(name string) (string, bool) {
 		m := map[string]string{"HEIMDALL_POSTGRES_URL": "postgres://u:p@localhost:5432/h?sslmode=verify-full",
 			"HEIMDALL_MASTER_KEY": "q83vEjRWeJq83vEjRWeJ7u/+3LqYdlQyEM3e8BI0VmY=", "HEIMDALL_PSEUDONYM_KEYS": "pk1=RJC0hCPI8Aq/Oc9nKQfqurzsbEi0I3mOL5rg/kvii9o=",
-			"HEIMDALL_SCHEMA_REGISTRY_URL": "https://registry:8081"}
+			"HEIMDALL_SCHEMA_REGISTRY_URL": "https://registry:8081", "HEIMDALL_KAFKA_USER": "heimdall", "HEIMDALL_KAFKA_PASSWORD": "kafka-password"}
 		v, ok := m[name]
 		return v, ok
 	})
