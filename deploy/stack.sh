@@ -349,31 +349,13 @@ ensure_ca() {
 	fi
 	chmod 0600 "$CA_DIR/ca.key"
 	chmod 0644 "$CA_DIR/ca.crt"
-	local n ext
+	local n
 	for n in "${LEAVES[@]}"; do
 		leaf_valid "$n" && continue
 		log "issuing the $n leaf certificate"
-		ext="$(mktemp)"
-		cat >"$ext" <<-EOF
-			basicConstraints=critical,CA:FALSE
-			keyUsage=critical,digitalSignature
-			extendedKeyUsage=serverAuth$([ "$n" = kafka ] && echo ",clientAuth")
-			subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1${HEIMDALL_CERT_EXTRA_SANS:+,$HEIMDALL_CERT_EXTRA_SANS}
-			subjectKeyIdentifier=hash
-			authorityKeyIdentifier=keyid
-		EOF
-		(
-			umask 077
-			openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$CERT_DIR/$n.key.tmp"
-		)
-		openssl req -new -key "$CERT_DIR/$n.key.tmp" -subj "/O=Heimdall development/CN=heimdall-dev-$n" \
-			-out "$CERT_DIR/$n.csr" 2>/dev/null
-		openssl x509 -req -in "$CERT_DIR/$n.csr" -CA "$CA_DIR/ca.crt" -CAkey "$CA_DIR/ca.key" \
-			-set_serial "0x$(openssl rand -hex 16)" -days 825 -sha256 -extfile "$ext" \
-			-out "$CERT_DIR/$n.crt.tmp" 2>/dev/null
-		rm -f "$ext" "$CERT_DIR/$n.csr"
-		mv "$CERT_DIR/$n.key.tmp" "$CERT_DIR/$n.key"
-		mv "$CERT_DIR/$n.crt.tmp" "$CERT_DIR/$n.crt"
+		issue_cert "$n" "/O=Heimdall development/CN=heimdall-dev-$n" \
+			"serverAuth$([ "$n" = kafka ] && echo ",clientAuth")" \
+			"DNS:localhost,IP:127.0.0.1,IP:::1${HEIMDALL_CERT_EXTRA_SANS:+,$HEIMDALL_CERT_EXTRA_SANS}"
 		leaf_valid "$n" || die "the new $n certificate does not verify against the CA"
 	done
 	ensure_client_cert kafka-client-heimdall heimdall
@@ -391,20 +373,28 @@ ensure_client_cert() {
 		return 0
 	fi
 	log "issuing the $n client certificate (CN=$cn)"
+	issue_cert "$n" "/O=Heimdall development/OU=kafka-client/CN=$cn" clientAuth ""
+}
+
+# issue_cert NAME SUBJECT EKU SANS: a P-256 key and a certificate of the development CA for it
+# ($CERT_DIR/NAME.key, NAME.crt), for the extended key usages EKU and, unless empty, the
+# subject alternative names SANS.
+issue_cert() {
+	local n="$1" subject="$2" eku="$3" sans="$4" ext
 	ext="$(mktemp)"
-	cat >"$ext" <<-EOF
-		basicConstraints=critical,CA:FALSE
-		keyUsage=critical,digitalSignature
-		extendedKeyUsage=clientAuth
-		subjectKeyIdentifier=hash
-		authorityKeyIdentifier=keyid
-	EOF
+	{
+		echo "basicConstraints=critical,CA:FALSE"
+		echo "keyUsage=critical,digitalSignature"
+		echo "extendedKeyUsage=$eku"
+		[ -z "$sans" ] || echo "subjectAltName=$sans"
+		echo "subjectKeyIdentifier=hash"
+		echo "authorityKeyIdentifier=keyid"
+	} >"$ext"
 	(
 		umask 077
 		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$CERT_DIR/$n.key.tmp"
 	)
-	openssl req -new -key "$CERT_DIR/$n.key.tmp" -subj "/O=Heimdall development/OU=kafka-client/CN=$cn" \
-		-out "$CERT_DIR/$n.csr" 2>/dev/null
+	openssl req -new -key "$CERT_DIR/$n.key.tmp" -subj "$subject" -out "$CERT_DIR/$n.csr" 2>/dev/null
 	openssl x509 -req -in "$CERT_DIR/$n.csr" -CA "$CA_DIR/ca.crt" -CAkey "$CA_DIR/ca.key" \
 		-set_serial "0x$(openssl rand -hex 16)" -days 825 -sha256 -extfile "$ext" \
 		-out "$CERT_DIR/$n.crt.tmp" 2>/dev/null

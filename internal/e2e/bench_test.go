@@ -195,26 +195,12 @@ func BenchmarkPipelinePII(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := 0; i < b.N; i++ {
-		// Each variant runs twice, interleaved, and its best run counts: on
-		// a machine shared with Kafka and Postgres, whichever upload comes
-		// second pays for the broker's work on the first.
-		rate := map[string]float64{}
-		for _, variant := range []string{"builtin", "personal", "personal", "builtin"} {
-			in := newInstance(b)
-			extra := map[string]string{"HEIMDALL_COMPONENTS": "api,ingest"}
+		rate := bestUploadRates(b, data, n, "builtin", "personal", func(in *instance, variant string) map[string]string {
 			if variant == "personal" {
-				extra["HEIMDALL_PII_POLICY"] = policyFile
+				return map[string]string{"HEIMDALL_PII_POLICY": policyFile}
 			}
-			in.serve("api", extra)
-			start := time.Now()
-			code, res, err := in.ingest(data, "source=bench", nil)
-			d := time.Since(start)
-			if err != nil || code != http.StatusOK || res.Accepted != int64(n) {
-				b.Fatalf("%s upload: %d %v %+v", variant, code, err, res)
-			}
-			rate[variant] = max(rate[variant], float64(n)/d.Seconds())
-			in.stopAll()
-		}
+			return nil
+		})
 		b.ReportMetric(rate["builtin"], "keep_records/s")
 		b.ReportMetric(rate["personal"], "personal_records/s")
 		b.ReportMetric(100*(1-rate["personal"]/rate["builtin"]), "policy_share_%")
@@ -233,28 +219,42 @@ func BenchmarkKafkaAuthCost(b *testing.B) {
 	}
 	data := flowLines(0, n)
 	for i := 0; i < b.N; i++ {
-		rate := map[string]float64{}
-		for _, variant := range []string{"scram", "mtls", "mtls", "scram"} {
-			in := newInstance(b)
-			extra := map[string]string{"HEIMDALL_COMPONENTS": "api,ingest"}
+		rate := bestUploadRates(b, data, n, "scram", "mtls", func(in *instance, variant string) map[string]string {
 			if variant == "mtls" {
-				for k, v := range in.st.KafkaMTLS(b) {
-					extra[k] = v
-				}
+				return in.st.KafkaMTLS(b)
 			}
-			in.serve("api", extra)
-			start := time.Now()
-			code, res, err := in.ingest(data, "source=bench", nil)
-			d := time.Since(start)
-			if err != nil || code != http.StatusOK || res.Accepted != int64(n) {
-				b.Fatalf("%s upload: %d %v %+v", variant, code, err, res)
-			}
-			rate[variant] = max(rate[variant], float64(n)/d.Seconds())
-			in.stopAll()
-		}
+			return nil
+		})
 		b.ReportMetric(rate["scram"], "scram_records/s")
 		b.ReportMetric(rate["mtls"], "mtls_records/s")
 		b.ReportMetric(rate["scram"]/rate["mtls"], "scram/mtls")
 		b.Logf("%d records: SCRAM-SHA-512 %.0f records/s, mTLS %.0f records/s (ratio %.3f)", n, rate["scram"], rate["mtls"], rate["scram"]/rate["mtls"])
 	}
+}
+
+// bestUploadRates uploads data (n records) through the API into Kafka with
+// variants a and b of an instance (env gives a variant's extra
+// environment), each twice, interleaved a b b a, and returns the best
+// records/s of each: on a machine shared with Kafka and Postgres,
+// whichever upload comes second pays for the broker's work on the first.
+func bestUploadRates(tb *testing.B, data []byte, n int, a, b string, env func(*instance, string) map[string]string) map[string]float64 {
+	tb.Helper()
+	rate := map[string]float64{}
+	for _, variant := range []string{a, b, b, a} {
+		in := newInstance(tb)
+		extra := map[string]string{"HEIMDALL_COMPONENTS": "api,ingest"}
+		for k, v := range env(in, variant) {
+			extra[k] = v
+		}
+		in.serve("api", extra)
+		start := time.Now()
+		code, res, err := in.ingest(data, "source=bench", nil)
+		d := time.Since(start)
+		if err != nil || code != http.StatusOK || res.Accepted != int64(n) {
+			tb.Fatalf("%s upload: %d %v %+v", variant, code, err, res)
+		}
+		rate[variant] = max(rate[variant], float64(n)/d.Seconds())
+		in.stopAll()
+	}
+	return rate
 }

@@ -305,6 +305,29 @@ func (in *instance) waitEnriched(key string, want []string, within time.Duration
 
 // enrichmentResults counts the enrichment.recorded events of the log per
 // provider/record key.
+// waitReputation waits until the first n enrichIP addresses have a
+// result of the reputation provider rep on the log.
+func (in *instance) waitReputation(n int, within time.Duration, when string) {
+	in.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		results := in.enrichmentResults()
+		done := 0
+		for i := range n {
+			if results["rep/"+keyOf(in.t, observable.KindIPv4Addr, enrichIP(i))] > 0 {
+				done++
+			}
+		}
+		if done == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			in.t.Fatalf("%d of %d addresses enriched %s\n%s", done, n, when, in.allLogs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func (in *instance) enrichmentResults() map[string]int {
 	in.t.Helper()
 	out := map[string]int{}
@@ -552,23 +575,7 @@ func TestEnrichmentSurvivesKill9(t *testing.T) {
 	}
 	t.Logf("enricher killed after %d of %d reputation calls", before, n)
 	in.start("enricher-restarted", extra, "serve")
-	deadline = time.Now().Add(3 * time.Minute)
-	for {
-		results := in.enrichmentResults()
-		done := 0
-		for i := range n {
-			if results["rep/"+keyOf(t, observable.KindIPv4Addr, enrichIP(i))] > 0 {
-				done++
-			}
-		}
-		if done == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d addresses enriched after the restart\n%s", done, n, in.allLogs())
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	in.waitReputation(n, 3*time.Minute, "after the restart")
 	time.Sleep(2 * time.Second) // anything doubled would show up now
 	results := in.enrichmentResults()
 	for i := range n {

@@ -76,23 +76,7 @@ func TestComponentsRunAsTheirOwnPrincipals(t *testing.T) {
 		t.Fatalf("accepted %d of %d", res.Accepted, n)
 	}
 	s := in.store()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		results := in.enrichmentResults()
-		done := 0
-		for i := range n {
-			if results["rep/"+keyOf(t, observable.KindIPv4Addr, enrichIP(i))] > 0 {
-				done++
-			}
-		}
-		if done == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d addresses enriched by the enricher's principal\nenricher:\n%s\nprojector:\n%s", done, n, in.logs("enricher"), in.logs("projector"))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	in.waitReputation(n, 3*time.Minute, "by the enricher's principal")
 	in.waitProjected(s, 2*time.Minute)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
