@@ -11,9 +11,9 @@
 //	principals -brokers 127.0.0.1:59092 -ca ca.crt -admin-password-file secrets/kafka-admin \
 //	    -secrets secrets -acls deploy/kafka/acls.txt
 //
-// The ACL file has one ACL per line: principal, resource (topic or
-// group), pattern (literal or prefixed), name and a comma-separated list
-// of operations; # starts a comment.
+// The ACL file has one ACL per line: principal, resource (topic, group,
+// or cluster with the name kafka-cluster), pattern (literal or prefixed),
+// name and a comma-separated list of operations; # starts a comment.
 package main
 
 import (
@@ -81,8 +81,13 @@ func parse(r io.Reader) ([]acl, error) {
 			a.resource = kmsg.ACLResourceTypeTopic
 		case "group":
 			a.resource = kmsg.ACLResourceTypeGroup
+		case "cluster":
+			a.resource = kmsg.ACLResourceTypeCluster
+			if f[3] != "kafka-cluster" || f[2] != "literal" {
+				errs = append(errs, fmt.Errorf("line %d: the cluster is literal kafka-cluster", n))
+			}
 		default:
-			errs = append(errs, fmt.Errorf("line %d: resource must be topic or group", n))
+			errs = append(errs, fmt.Errorf("line %d: resource must be topic, group or cluster", n))
 		}
 		switch f[2] {
 		case "literal":
@@ -207,6 +212,8 @@ func apply(ctx context.Context, adm *kadm.Client, principals []string, acls []ac
 			b = b.Topics(a.name)
 		case kmsg.ACLResourceTypeGroup:
 			b = b.Groups(a.name)
+		case kmsg.ACLResourceTypeCluster:
+			b = b.Clusters()
 		}
 		res, err := adm.CreateACLs(ctx, b)
 		if err != nil {
