@@ -864,9 +864,13 @@ kafka_start() {
 	fi
 	if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
 		local cid
-		[ -s "$KAFKA_DIR/cluster.id" ] ||
-			openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=\n' >"$KAFKA_DIR/cluster.id"
-		cid="$(cat "$KAFKA_DIR/cluster.id")"
+		# A cluster id is 16 random bytes in URL-safe base64; one that starts with "-" would be
+		# read as an option by kafka-storage (as Kafka's own Uuid.randomUuid, draw again).
+		cid="$(cat "$KAFKA_DIR/cluster.id" 2>/dev/null || true)"
+		while [ -z "$cid" ] || [ "${cid#-}" != "$cid" ]; do
+			cid="$(openssl rand 16 | base64 | tr '+/' '-_' | tr -d '=\n')"
+		done
+		echo -n "$cid" >"$KAFKA_DIR/cluster.id"
 		log "formatting Kafka storage (cluster id $cid) with the SCRAM user admin"
 		# The admin's SCRAM credential is part of the bootstrap metadata (the broker authenticates
 		# to itself with it); the other principals are made by kafka_principals.
