@@ -47,6 +47,7 @@ const metricsWithEnricher = true
 // (HEIMDALL_PROMTOOL, written by deploy/stack.sh up). Missing is a failure.
 func promtool(t *testing.T) string {
 	t.Helper()
+	requireStack(t)
 	p := os.Getenv("HEIMDALL_PROMTOOL")
 	if p == "" {
 		t.Fatal("HEIMDALL_PROMTOOL is not set: run deploy/stack.sh up (it installs promtool) and source .stack/env")
