@@ -261,7 +261,7 @@ func TestResolve(t *testing.T) {
 		clearance string
 		rank      int
 	}{
-		// The development provider's callers (deploy/idp/config.yaml).
+		// The development realm's callers (deploy/keycloak/heimdall-realm.json).
 		{name: "heimdall-cli", claims: `{"sub":"heimdall-cli","groups":["heimdall-admin","heimdall-ingest"],"clearance":"TOP SECRET"}`,
 			roles: []string{"heimdall-admin", "heimdall-ingest"}, perms: all, clearance: "TOP SECRET", rank: 3},
 		{name: "peer", claims: `{"groups":["heimdall-peer"],"clearance":"TOP SECRET"}`,
