@@ -303,9 +303,16 @@ func (s Stack) credentials() (*Credentials, error) {
 // ClientSecret returns a confidential client's secret.
 func (s Stack) ClientSecret(t testing.TB, clientID string) string {
 	t.Helper()
-	secret, ok := s.Credentials(t).Clients[clientID]
+	return s.credential(t, s.Credentials(t).Clients, "confidential client", clientID)
+}
+
+// credential is name's secret in one part of the credentials file (what
+// names the part in the failure).
+func (s Stack) credential(t testing.TB, part map[string]string, what, name string) string {
+	t.Helper()
+	secret, ok := part[name]
 	if !ok || secret == "" {
-		t.Fatalf("development stack: no confidential client %q in %s", clientID, s.CredentialsFile)
+		t.Fatalf("development stack: no %s %q in %s", what, name, s.CredentialsFile)
 	}
 	return secret
 }
@@ -329,11 +336,7 @@ const (
 // KafkaPassword returns a Kafka principal's password.
 func (s Stack) KafkaPassword(t testing.TB, principal string) string {
 	t.Helper()
-	pw, ok := s.Credentials(t).Kafka[principal]
-	if !ok || pw == "" {
-		t.Fatalf("development stack: no Kafka principal %q in %s", principal, s.CredentialsFile)
-	}
-	return pw
+	return s.credential(t, s.Credentials(t).Kafka, "Kafka principal", principal)
 }
 
 // Kafka is a Kafka client configuration for the stack's broker as
@@ -381,11 +384,7 @@ func (s Stack) KafkaEnv(t testing.TB, principal string) map[string]string {
 // UserPassword returns a development user's password.
 func (s Stack) UserPassword(t testing.TB, username string) string {
 	t.Helper()
-	pw, ok := s.Credentials(t).Users[username]
-	if !ok || pw == "" {
-		t.Fatalf("development stack: no user %q in %s", username, s.CredentialsFile)
-	}
-	return pw
+	return s.credential(t, s.Credentials(t).Users, "user", username)
 }
 
 // ModuleRoot returns the directory of the go.mod found by walking up from
